@@ -1,0 +1,70 @@
+//! One error type for the core. Each variant's message is a sentence a shop owner can act on;
+//! nothing here ever carries a secret.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+
+    #[error(
+        "the database {path} was written by a newer OptDesk (schema version {found}; this one \
+         understands up to {supported}). Update OptDesk; the file was left untouched"
+    )]
+    SchemaTooNew { path: PathBuf, found: i64, supported: i64 },
+
+    #[error("cannot open the database {path}: {reason}")]
+    Open { path: PathBuf, reason: String },
+
+    #[error("{input:?} is not a valid phone number{}: {reason}", region_hint(.region))]
+    InvalidPhone { input: String, region: Option<String>, reason: String },
+
+    #[error(
+        "{input:?} is written without a country code and no default region is set; write it as \
+         +<country code>… or set one with `optdesk config set default_region GB`"
+    )]
+    NoRegion { input: String },
+
+    #[error("{0:?} is not a region code OptDesk knows (use two letters, such as GB, ES or BR)")]
+    InvalidRegion(String),
+
+    #[error("no contact with the number {0}")]
+    ContactNotFound(String),
+
+    #[error("{0} is already a contact")]
+    ContactExists(String),
+
+    #[error(
+        "{0} is on the suppression list (the person opted out or asked to be erased); it cannot \
+         be added or opted in"
+    )]
+    Suppressed(String),
+
+    #[error("{0}")]
+    Invalid(String),
+
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+fn region_hint(region: &Option<String>) -> String {
+    match region {
+        Some(r) => format!(" (read with region {r})"),
+        None => String::new(),
+    }
+}
+
+impl From<rusqlite::types::FromSqlError> for Error {
+    fn from(e: rusqlite::types::FromSqlError) -> Self {
+        Error::Db(e.into())
+    }
+}
+
+impl Error {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::Invalid(msg.into())
+    }
+}

@@ -1,0 +1,271 @@
+//! The send gate: may a message of category C go to contact X right now?
+//!
+//! [`check`] is a pure function over a contact's state, so it is the same wherever it runs: when
+//! an audience is previewed ([`decide_all`], one pass over the whole table) and — the call that
+//! matters — at the last step before each send, inside the transaction that claims the recipient
+//! ([`check_contact`]).
+//!
+//! Reasons are tried in one fixed order (DESIGN.md) and the first that applies is the answer:
+//! suppressed → opted out → (marketing) blocked by Meta → (marketing) review pending →
+//! unreachable → (marketing) no opt-in on record → (marketing) frequency cap.
+
+use rusqlite::{Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+use crate::contacts::consent_col;
+use crate::error::Result;
+use crate::model::{Category, ConsentState, ContactId};
+use crate::time::{self, Timestamp};
+
+/// Everything the gate looks at for one contact.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GateState {
+    pub suppressed: bool,
+    pub marketing: Option<ConsentState>,
+    pub utility: Option<ConsentState>,
+    pub meta_blocked: bool,
+    pub review_pending: bool,
+    pub unreachable: bool,
+    pub last_marketing_at: Option<Timestamp>,
+}
+
+/// The shop's rules beside consent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Policy {
+    /// At most one marketing message per contact within this window; `None` for no cap.
+    pub frequency_cap: Option<chrono::Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockReason {
+    Suppressed,
+    OptedOut,
+    MetaBlocked,
+    ReviewPending,
+    Unreachable,
+    NoOptIn,
+    FrequencyCap,
+}
+
+impl BlockReason {
+    /// How the owner reads it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BlockReason::Suppressed => "on the suppression list",
+            BlockReason::OptedOut => "opted out",
+            BlockReason::MetaBlocked => "stopped marketing in WhatsApp",
+            BlockReason::ReviewPending => "a message of theirs awaits your review",
+            BlockReason::Unreachable => "WhatsApp cannot deliver to this number",
+            BlockReason::NoOptIn => "no opt-in on record",
+            BlockReason::FrequencyCap => "already messaged within the frequency cap",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "decision", content = "reason", rename_all = "snake_case")]
+pub enum Decision {
+    Allowed,
+    Blocked(BlockReason),
+}
+
+impl Decision {
+    pub fn is_allowed(self) -> bool {
+        self == Decision::Allowed
+    }
+}
+
+/// The gate. Pure: same state, category, time and policy, same answer.
+pub fn check(s: &GateState, category: Category, now: Timestamp, policy: &Policy) -> Decision {
+    use BlockReason::*;
+    let marketing = category == Category::Marketing;
+    let topic_state = match category {
+        Category::Marketing => s.marketing,
+        Category::Utility => s.utility,
+    };
+    let blocked = if s.suppressed {
+        Some(Suppressed)
+    } else if topic_state == Some(ConsentState::OptedOut) {
+        Some(OptedOut)
+    } else if marketing && s.meta_blocked {
+        Some(MetaBlocked)
+    } else if marketing && s.review_pending {
+        Some(ReviewPending)
+    } else if s.unreachable {
+        Some(Unreachable)
+    } else if marketing && topic_state != Some(ConsentState::OptedIn) {
+        Some(NoOptIn)
+    } else if marketing && within_cap(s.last_marketing_at, now, policy) {
+        Some(FrequencyCap)
+    } else {
+        None
+    };
+    blocked.map_or(Decision::Allowed, Decision::Blocked)
+}
+
+fn within_cap(last: Option<Timestamp>, now: Timestamp, policy: &Policy) -> bool {
+    match (last, policy.frequency_cap) {
+        (Some(last), Some(cap)) => now < last + cap,
+        _ => false,
+    }
+}
+
+const STATE_SQL: &str = "SELECT c.id, s.phone_hash IS NOT NULL, c.marketing, c.utility,
+        c.meta_blocked, c.review_pending, c.unreachable, c.last_marketing_at
+    FROM contacts c LEFT JOIN suppressions s ON s.phone_hash = c.phone_hash";
+
+fn read_state(r: &Row<'_>) -> rusqlite::Result<(ContactId, GateState)> {
+    let last = r.get_ref(7)?.as_str_or_null()?.and_then(time::from_db);
+    Ok((
+        ContactId(r.get(0)?),
+        GateState {
+            suppressed: r.get(1)?,
+            marketing: consent_col(r, 2)?,
+            utility: consent_col(r, 3)?,
+            meta_blocked: r.get(4)?,
+            review_pending: r.get(5)?,
+            unreachable: r.get(6)?,
+            last_marketing_at: last,
+        },
+    ))
+}
+
+/// The gate for one contact as the database stands in `conn`'s transaction. `None` when the
+/// contact does not exist (nothing may be sent to it).
+pub fn check_contact(
+    conn: &Connection,
+    id: ContactId,
+    category: Category,
+    now: Timestamp,
+    policy: &Policy,
+) -> Result<Option<Decision>> {
+    let sql = format!("{STATE_SQL} WHERE c.id = ?1");
+    let state = conn.prepare_cached(&sql)?.query_row([id.0], read_state).optional()?;
+    Ok(state.map(|(_, s)| check(&s, category, now, policy)))
+}
+
+/// The gate over every contact in one pass (an audience preview). `only` restricts it to the
+/// contacts carrying any of those tags.
+pub fn decide_all(
+    conn: &Connection,
+    category: Category,
+    now: Timestamp,
+    policy: &Policy,
+    only_tags: &[String],
+) -> Result<Vec<(ContactId, Decision)>> {
+    let mut sql = STATE_SQL.to_string();
+    if !only_tags.is_empty() {
+        let marks = vec!["?"; only_tags.len()].join(", ");
+        sql += &format!(" WHERE c.id IN (SELECT contact_id FROM contact_tags WHERE tag IN ({marks}))");
+    }
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(only_tags))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let (id, state) = read_state(r)?;
+        out.push((id, check(&state, category, now, policy)));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+    use BlockReason::*;
+
+    fn opted_in() -> GateState {
+        GateState {
+            marketing: Some(ConsentState::OptedIn),
+            utility: Some(ConsentState::OptedIn),
+            ..Default::default()
+        }
+    }
+
+    fn now() -> Timestamp {
+        time::parse_user("2026-11-25T12:00:00Z").unwrap()
+    }
+
+    fn cap() -> Policy {
+        Policy { frequency_cap: Some(Duration::hours(24)) }
+    }
+
+    fn gate(s: &GateState, c: Category) -> Decision {
+        check(s, c, now(), &cap())
+    }
+
+    #[test]
+    fn marketing_needs_an_opt_in_and_utility_only_no_opt_out() {
+        let unknown = GateState::default();
+        assert_eq!(gate(&unknown, Category::Marketing), Decision::Blocked(NoOptIn));
+        assert_eq!(gate(&unknown, Category::Utility), Decision::Allowed);
+        assert_eq!(gate(&opted_in(), Category::Marketing), Decision::Allowed);
+        let out = GateState { utility: Some(ConsentState::OptedOut), ..opted_in() };
+        assert_eq!(gate(&out, Category::Utility), Decision::Blocked(OptedOut));
+        assert_eq!(gate(&out, Category::Marketing), Decision::Allowed, "topics are separate");
+    }
+
+    #[test]
+    fn every_reason_in_design_order() {
+        // Start with every reason applying, then lift them one by one: each time, the next
+        // reason in DESIGN.md's order must be the answer.
+        let mut s = GateState {
+            suppressed: true,
+            marketing: Some(ConsentState::OptedOut),
+            utility: None,
+            meta_blocked: true,
+            review_pending: true,
+            unreachable: true,
+            last_marketing_at: Some(now() - Duration::hours(1)),
+        };
+        let mut seen = Vec::new();
+        loop {
+            match gate(&s, Category::Marketing) {
+                Decision::Allowed => break,
+                Decision::Blocked(r) => {
+                    seen.push(r);
+                    match r {
+                        Suppressed => s.suppressed = false,
+                        OptedOut => s.marketing = None,
+                        MetaBlocked => s.meta_blocked = false,
+                        ReviewPending => s.review_pending = false,
+                        Unreachable => s.unreachable = false,
+                        NoOptIn => s.marketing = Some(ConsentState::OptedIn),
+                        FrequencyCap => s.last_marketing_at = None,
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            seen,
+            [Suppressed, OptedOut, MetaBlocked, ReviewPending, Unreachable, NoOptIn, FrequencyCap]
+        );
+    }
+
+    #[test]
+    fn marketing_only_reasons_do_not_stop_utility() {
+        let s = GateState {
+            meta_blocked: true,
+            review_pending: true,
+            last_marketing_at: Some(now()),
+            ..opted_in()
+        };
+        assert_eq!(gate(&s, Category::Utility), Decision::Allowed);
+        let s = GateState { unreachable: true, ..opted_in() };
+        assert_eq!(gate(&s, Category::Utility), Decision::Blocked(Unreachable));
+        let s = GateState { suppressed: true, ..opted_in() };
+        assert_eq!(gate(&s, Category::Utility), Decision::Blocked(Suppressed));
+    }
+
+    #[test]
+    fn frequency_cap_window() {
+        let mut s = opted_in();
+        s.last_marketing_at = Some(now() - Duration::hours(23));
+        assert_eq!(gate(&s, Category::Marketing), Decision::Blocked(FrequencyCap));
+        s.last_marketing_at = Some(now() - Duration::hours(24));
+        assert_eq!(gate(&s, Category::Marketing), Decision::Allowed);
+        s.last_marketing_at = Some(now());
+        assert_eq!(check(&s, Category::Marketing, now(), &Policy::default()), Decision::Allowed);
+    }
+}

@@ -1,0 +1,259 @@
+//! The consent ledger: an append-only, hash-chained record of every change to a contact's
+//! consent and flags, with the current state materialised on the contact row.
+//!
+//! Writing an event and updating the materialised column happen in one place ([`Appender`]),
+//! inside the caller's transaction, so the two can never disagree; [`verify`] re-derives the
+//! state from the ledger and checks the whole chain.
+
+mod hash;
+mod verify;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::model::{ConsentState, ContactId, EventId, EventState, SourceKind, Subject};
+use crate::store::Tx;
+use crate::time::{self, Timestamp};
+
+pub use verify::{verify, Problem, VerifyReport};
+
+/// An event to record. The caller states what happened; the appender adds ids, times and hashes.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub contact: ContactId,
+    /// The contact's number when this happened (part of the redactable payload).
+    pub phone: &'a str,
+    pub subject: Subject,
+    pub state: EventState,
+    pub source_kind: SourceKind,
+    /// Free text about the source ("Summer fair sign-up sheet", "--source" on the CLI).
+    pub source_detail: Option<&'a str>,
+    /// What the customer agreed to, or the message that opted them out.
+    pub proof: Option<&'a str>,
+    /// Where the evidence is: a WhatsApp message id, "import #3 line 17".
+    pub evidence_ref: Option<&'a str>,
+    /// Who recorded it (a person at the shop, or the system part that did).
+    pub actor: &'a str,
+    /// When the customer did it; `recorded_at` is always now.
+    pub occurred_at: Timestamp,
+}
+
+/// One recorded event, as read back.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub id: EventId,
+    pub subject: Subject,
+    pub state: EventState,
+    pub source_kind: SourceKind,
+    pub source_detail: Option<String>,
+    pub proof: Option<String>,
+    pub evidence_ref: Option<String>,
+    pub actor: String,
+    pub occurred_at: String,
+    pub recorded_at: String,
+    /// The number the event was recorded for; `None` once redacted.
+    pub phone: Option<String>,
+    pub redacted: bool,
+}
+
+/// Appends events inside one transaction, keeping the chain's head in memory between events so
+/// a large import hashes and inserts without re-reading it. Call [`Appender::finish`] before the
+/// transaction commits; it writes the head that `verify` checks the chain's end against.
+pub struct Appender<'t, 'c> {
+    tx: &'t Tx<'c>,
+    prev: hash::Hash,
+    last_id: i64,
+    count: i64,
+    recorded_at: String,
+}
+
+impl<'t, 'c> Appender<'t, 'c> {
+    pub fn new(tx: &'t Tx<'c>) -> Result<Self> {
+        let head: Option<(i64, Vec<u8>, i64)> = tx
+            .query_row(
+                "SELECT last_event_id, chain_hash, event_count FROM ledger_head WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let (last_id, prev, count) = match head {
+            Some((id, h, n)) => {
+                let prev: hash::Hash = h.try_into().map_err(|_| {
+                    Error::invalid("the ledger's head is damaged; run `optdesk consent verify`")
+                })?;
+                (id, prev, n)
+            }
+            None => (0, hash::GENESIS, 0),
+        };
+        Ok(Appender { tx, prev, last_id, count, recorded_at: time::to_db(&time::now()) })
+    }
+
+    /// Records `ev` and sets the contact's materialised column to match.
+    pub fn append(&mut self, ev: &NewEvent<'_>) -> Result<EventId> {
+        if !ev.subject.accepts(ev.state) {
+            return Err(Error::invalid(format!("{} cannot be {}", ev.subject, ev.state)));
+        }
+        let id = self.last_id + 1;
+        let occurred_at = time::to_db(&ev.occurred_at);
+        let payload = hash::Payload {
+            phone: Some(ev.phone),
+            source_detail: ev.source_detail,
+            proof: ev.proof,
+            evidence_ref: ev.evidence_ref,
+        };
+        let payload_hash = hash::payload_hash(&payload);
+        let meta = hash::Meta {
+            id,
+            contact_id: ev.contact.0,
+            subject: ev.subject.as_str(),
+            state: ev.state.as_str(),
+            source_kind: ev.source_kind.as_str(),
+            actor: ev.actor,
+            occurred_at: &occurred_at,
+            recorded_at: &self.recorded_at,
+        };
+        let chain_hash = hash::chain_hash(&self.prev, &payload_hash, &meta);
+        self.tx
+            .prepare_cached(
+                "INSERT INTO consent_events (id, contact_id, subject, state, source_kind, actor,
+                    occurred_at, recorded_at, phone, source_detail, proof, evidence_ref,
+                    payload_hash, prev_hash, chain_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?
+            .execute(params![
+                id,
+                ev.contact.0,
+                meta.subject,
+                meta.state,
+                meta.source_kind,
+                ev.actor,
+                occurred_at,
+                self.recorded_at,
+                ev.phone,
+                ev.source_detail,
+                ev.proof,
+                ev.evidence_ref,
+                &payload_hash[..],
+                &self.prev[..],
+                &chain_hash[..],
+            ])?;
+        let changed = self
+            .tx
+            .prepare_cached(materialise_sql(ev.subject))?
+            .execute(params![materialised_value(ev.state), self.recorded_at, ev.contact.0])?;
+        if changed != 1 {
+            return Err(Error::invalid(format!("no contact with id {}", ev.contact.0)));
+        }
+        self.prev = chain_hash;
+        self.last_id = id;
+        self.count += 1;
+        Ok(EventId(id))
+    }
+
+    /// Writes the chain's new head. Must run before the transaction commits.
+    pub fn finish(self) -> Result<()> {
+        if self.last_id == 0 {
+            return Ok(());
+        }
+        self.tx.execute(
+            "INSERT INTO ledger_head (id, last_event_id, chain_hash, event_count)
+             VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET last_event_id = excluded.last_event_id,
+                chain_hash = excluded.chain_hash, event_count = excluded.event_count",
+            params![self.last_id, &self.prev[..], self.count],
+        )?;
+        Ok(())
+    }
+}
+
+/// Records one event in its own appender (the usual case outside imports).
+pub fn record(tx: &Tx<'_>, ev: &NewEvent<'_>) -> Result<EventId> {
+    let mut a = Appender::new(tx)?;
+    let id = a.append(ev)?;
+    a.finish()?;
+    Ok(id)
+}
+
+fn materialise_sql(subject: Subject) -> &'static str {
+    match subject {
+        Subject::Marketing => "UPDATE contacts SET marketing = ?1, updated_at = ?2 WHERE id = ?3",
+        Subject::Utility => "UPDATE contacts SET utility = ?1, updated_at = ?2 WHERE id = ?3",
+        Subject::MetaBlocked => "UPDATE contacts SET meta_blocked = ?1, updated_at = ?2 WHERE id = ?3",
+        Subject::Unreachable => "UPDATE contacts SET unreachable = ?1, updated_at = ?2 WHERE id = ?3",
+        Subject::ReviewPending => {
+            "UPDATE contacts SET review_pending = ?1, updated_at = ?2 WHERE id = ?3"
+        }
+    }
+}
+
+/// The value a state takes in its materialised column: text for consent, 0/1 for flags.
+fn materialised_value(state: EventState) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match state {
+        EventState::OptedIn => Value::Text(ConsentState::OptedIn.as_str().into()),
+        EventState::OptedOut => Value::Text(ConsentState::OptedOut.as_str().into()),
+        EventState::Set => Value::Integer(1),
+        EventState::Cleared => Value::Integer(0),
+    }
+}
+
+/// A contact's events, oldest first.
+pub fn history(conn: &Connection, contact: ContactId) -> Result<Vec<Event>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, subject, state, source_kind, source_detail, proof, evidence_ref, actor,
+                occurred_at, recorded_at, phone, redacted_at
+         FROM consent_events WHERE contact_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([contact.0], read_event)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(Error::from)
+}
+
+/// The latest event per topic for every contact that has one: the evidence an export carries.
+pub fn latest_topic_events(
+    conn: &Connection,
+) -> Result<std::collections::HashMap<(ContactId, Subject), Event>> {
+    let mut stmt = conn.prepare(
+        "SELECT e.id, e.subject, e.state, e.source_kind, e.source_detail, e.proof, e.evidence_ref,
+                e.actor, e.occurred_at, e.recorded_at, e.phone, e.redacted_at, e.contact_id
+         FROM consent_events e
+         JOIN (SELECT max(id) AS id FROM consent_events
+               WHERE subject IN ('marketing', 'utility') GROUP BY contact_id, subject) latest
+           ON latest.id = e.id",
+    )?;
+    let mut out = std::collections::HashMap::new();
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let ev = read_event(row)?;
+        out.insert((ContactId(row.get(12)?), ev.subject), ev);
+    }
+    Ok(out)
+}
+
+/// Reads a text column into one of the model's enums.
+pub(crate) fn text_col<T: std::str::FromStr<Err = Error>>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<T> {
+    let text: String = r.get(i)?;
+    text.parse().map_err(|e: Error| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn read_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: EventId(r.get(0)?),
+        subject: text_col(r, 1)?,
+        state: text_col(r, 2)?,
+        source_kind: text_col(r, 3)?,
+        source_detail: r.get(4)?,
+        proof: r.get(5)?,
+        evidence_ref: r.get(6)?,
+        actor: r.get(7)?,
+        occurred_at: r.get(8)?,
+        recorded_at: r.get(9)?,
+        phone: r.get(10)?,
+        redacted: r.get::<_, Option<String>>(11)?.is_some(),
+    })
+}

@@ -1,0 +1,29 @@
+//! OptDesk's core: every behaviour of the product, with no UI and no Tauri.
+//!
+//! The one invariant everything here bends around: **no message is ever sent to a contact whose
+//! current consent does not allow it.** Consent lives in an append-only, hash-chained ledger
+//! ([`ledger`]); the current state is materialised on each contact for speed and is always
+//! re-derivable from the ledger ([`ledger::verify`]); the [`gate`] decides, from that state, whether
+//! a message of a category may go to a contact right now.
+//!
+//! The CLI (`crates/cli`) and the desktop shell (`src-tauri`) are thin layers over this crate.
+
+pub mod consent;
+pub mod contacts;
+pub mod export;
+pub mod error;
+
+pub mod gate;
+pub mod import;
+
+pub mod ledger;
+pub mod model;
+pub mod phone;
+pub mod settings;
+pub mod store;
+pub mod suppression;
+pub mod time;
+
+pub use error::{Error, Result};
+pub use model::{Category, ConsentState, ContactId, EventId, SourceKind, Subject, Topic};
+pub use store::{default_db_path, Store};

@@ -1,0 +1,210 @@
+//! The words of the domain: topics, consent states, ledger subjects, source kinds, ids.
+//!
+//! Every enum here has one text form, used in SQLite, in the ledger's hashes, in JSON and on the
+//! command line alike, so a value never changes spelling between layers.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::Error;
+
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $($(#[$vmeta])* #[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self, Error> {
+                let wanted = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+                $name::ALL.iter().copied().find(|v| v.as_str() == wanted).ok_or_else(|| {
+                    let names: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                    Error::invalid(format!(
+                        "{s:?} is not a {}; use one of: {}", stringify!($name).to_lowercase(),
+                        names.join(", ")
+                    ))
+                })
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// What a consent is for. Marketing needs an opt-in on record; utility needs no opt-out.
+    Topic { Marketing => "marketing", Utility => "utility" }
+}
+
+text_enum! {
+    /// A recorded consent decision. "Unknown" is the absence of one (`Option<ConsentState>`).
+    ConsentState { OptedIn => "opted_in", OptedOut => "opted_out" }
+}
+
+text_enum! {
+    /// What a ledger event changes: one consent topic, or one of the per-contact flags.
+    Subject {
+        Marketing => "marketing",
+        Utility => "utility",
+        /// The customer stopped marketing inside WhatsApp (131050 or a `user_preferences` stop);
+        /// lifted only by their own `resume`.
+        MetaBlocked => "meta_blocked",
+        /// WhatsApp could not deliver to the number (131026).
+        Unreachable => "unreachable",
+        /// An inbound message awaits the owner's decision on whether it is an opt-out.
+        ReviewPending => "review_pending",
+    }
+}
+
+text_enum! {
+    /// The new value an event gives its subject: a consent state for topics, set/cleared for flags.
+    EventState {
+        OptedIn => "opted_in",
+        OptedOut => "opted_out",
+        Set => "set",
+        Cleared => "cleared",
+    }
+}
+
+text_enum! {
+    /// How OptDesk learned of a change. A closed set, so the UI can pick an icon for each; the
+    /// free text (`--source TEXT`) is kept beside it as the source detail.
+    SourceKind {
+        OwnerToggle => "owner_toggle",
+        Import => "import",
+        WebForm => "web_form",
+        InStore => "in_store",
+        PaperForm => "paper_form",
+        PhoneCall => "phone_call",
+        Keyword => "keyword",
+        Button => "button",
+        MetaSignal => "meta_signal",
+        Signup => "signup",
+        Api => "api",
+    }
+}
+
+text_enum! {
+    /// The category of a message the send gate is asked about.
+    Category { Marketing => "marketing", Utility => "utility" }
+}
+
+impl Topic {
+    pub fn subject(self) -> Subject {
+        match self {
+            Topic::Marketing => Subject::Marketing,
+            Topic::Utility => Subject::Utility,
+        }
+    }
+}
+
+impl ConsentState {
+    pub fn event_state(self) -> EventState {
+        match self {
+            ConsentState::OptedIn => EventState::OptedIn,
+            ConsentState::OptedOut => EventState::OptedOut,
+        }
+    }
+
+    /// The text form of an optional state, with `"unknown"` for no record.
+    pub fn label(state: Option<ConsentState>) -> &'static str {
+        state.map_or("unknown", ConsentState::as_str)
+    }
+
+    /// Parses `opted_in`, `opted_out` or `unknown` (a filter on the command line).
+    pub fn parse_filter(s: &str) -> Result<Option<ConsentState>, Error> {
+        if s.trim().eq_ignore_ascii_case("unknown") {
+            Ok(None)
+        } else {
+            s.parse().map(Some)
+        }
+    }
+}
+
+impl Subject {
+    pub fn is_topic(self) -> bool {
+        matches!(self, Subject::Marketing | Subject::Utility)
+    }
+
+    /// Whether `state` is a value this subject can take.
+    pub fn accepts(self, state: EventState) -> bool {
+        let consent = matches!(state, EventState::OptedIn | EventState::OptedOut);
+        consent == self.is_topic()
+    }
+}
+
+impl SourceKind {
+    /// Picks the kind a free-text source names ("phone call", "In store", "web-form"), so
+    /// `--source "phone call"` is filed under the phone icon. `None` when the text names none.
+    pub fn guess(text: &str) -> Option<SourceKind> {
+        let t = text.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+        let kind = match t.as_str() {
+            "web_form" | "website" | "online_form" => SourceKind::WebForm,
+            "in_store" | "instore" | "in_shop" | "at_the_till" | "counter" => SourceKind::InStore,
+            "paper_form" | "paper" | "letter" => SourceKind::PaperForm,
+            "phone_call" | "phone" | "call" | "telephone" => SourceKind::PhoneCall,
+            other => return SourceKind::ALL.iter().copied().find(|k| k.as_str() == other),
+        };
+        Some(kind)
+    }
+}
+
+/// A contact's row id. Never reused for another person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ContactId(pub i64);
+
+/// A ledger event's id; ids follow recording order, which the hash chain follows too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventId(pub i64);
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_forms_parse_back_leniently() {
+        assert_eq!("Opted-In".parse::<ConsentState>().unwrap(), ConsentState::OptedIn);
+        assert_eq!("meta signal".parse::<SourceKind>().unwrap(), SourceKind::MetaSignal);
+        let err = "maybe".parse::<Topic>().unwrap_err().to_string();
+        assert!(err.contains("marketing, utility"), "{err}");
+        assert_eq!(ConsentState::parse_filter("UNKNOWN").unwrap(), None);
+    }
+
+    #[test]
+    fn free_text_sources_find_their_kind() {
+        assert_eq!(SourceKind::guess("Phone call"), Some(SourceKind::PhoneCall));
+        assert_eq!(SourceKind::guess("in-store"), Some(SourceKind::InStore));
+        assert_eq!(SourceKind::guess("keyword"), Some(SourceKind::Keyword));
+        assert_eq!(SourceKind::guess("Summer fair 2026"), None);
+    }
+
+    #[test]
+    fn subjects_take_only_their_own_states() {
+        assert!(Subject::Marketing.accepts(EventState::OptedOut));
+        assert!(!Subject::Marketing.accepts(EventState::Set));
+        assert!(Subject::MetaBlocked.accepts(EventState::Cleared));
+        assert!(!Subject::Unreachable.accepts(EventState::OptedIn));
+    }
+}

@@ -1,0 +1,123 @@
+//! Non-secret settings, in the `settings` table. Every key is declared here with a check and a
+//! default, so a typo on the command line is an error rather than a setting nothing reads.
+//! Secrets (tokens, app secret) never come here: they live in the OS keyring.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::error::{Error, Result};
+use crate::phone::Region;
+
+pub struct Key {
+    pub name: &'static str,
+    pub help: &'static str,
+    default: Option<&'static str>,
+    check: fn(&str) -> Result<String>,
+}
+
+fn any_text(v: &str) -> Result<String> {
+    Ok(v.trim().to_string())
+}
+
+fn region(v: &str) -> Result<String> {
+    Region::parse(v).map(|r| r.code())
+}
+
+fn e164(v: &str) -> Result<String> {
+    crate::phone::to_e164(v, None)
+}
+
+fn hours(v: &str) -> Result<String> {
+    match v.trim().parse::<u32>() {
+        Ok(h) if h <= 24 * 31 => Ok(h.to_string()),
+        _ => Err(Error::invalid(format!(
+            "{v:?} is not a number of hours between 0 (no cap) and 744"
+        ))),
+    }
+}
+
+fn https_url(v: &str) -> Result<String> {
+    let v = v.trim();
+    if v.starts_with("https://") && v.len() > "https://".len() {
+        Ok(v.trim_end_matches('/').to_string())
+    } else {
+        Err(Error::invalid(format!("{v:?} is not an https:// address; Meta only calls HTTPS URLs")))
+    }
+}
+
+pub const KEYS: &[Key] = &[
+    Key { name: "business_name", help: "the shop's name, used in confirmations and sign-ups", default: None, check: any_text },
+    Key { name: "business_number", help: "the shop's WhatsApp number in E.164", default: None, check: e164 },
+    Key { name: "default_region", help: "country for numbers written without +code (GB, ES, BR…)", default: None, check: region },
+    Key { name: "public_url", help: "the public HTTPS URL Meta calls for webhooks", default: None, check: https_url },
+    Key { name: "frequency_cap_hours", help: "at most one marketing message per contact in this many hours (0 = no cap)", default: Some("24"), check: hours },
+    Key { name: "consent_wording", help: "the standard wording customers agree to when opting in", default: None, check: any_text },
+];
+
+pub fn key(name: &str) -> Result<&'static Key> {
+    KEYS.iter().find(|k| k.name == name).ok_or_else(|| {
+        let names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+        Error::invalid(format!("there is no setting {name:?}; the settings are: {}", names.join(", ")))
+    })
+}
+
+/// The value of a setting, or its default. `None` when neither is set.
+pub fn get(conn: &Connection, name: &str) -> Result<Option<String>> {
+    let k = key(name)?;
+    let stored: Option<String> = conn
+        .query_row("SELECT value FROM settings WHERE key = ?1", [name], |r| r.get(0))
+        .optional()?;
+    Ok(stored.or_else(|| k.default.map(str::to_string)))
+}
+
+/// Checks and stores a setting; returns the value as stored (normalised: `gb` → `GB`).
+pub fn set(conn: &Connection, name: &str, value: &str) -> Result<String> {
+    let k = key(name)?;
+    let value = (k.check)(value)?;
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [name, &value],
+    )?;
+    Ok(value)
+}
+
+pub fn unset(conn: &Connection, name: &str) -> Result<()> {
+    key(name)?;
+    conn.execute("DELETE FROM settings WHERE key = ?1", [name])?;
+    Ok(())
+}
+
+pub fn default_region(conn: &Connection) -> Result<Option<Region>> {
+    get(conn, "default_region")?.map(|r| Region::parse(&r)).transpose()
+}
+
+/// The frequency cap for marketing; `None` when the owner set 0.
+pub fn frequency_cap(conn: &Connection) -> Result<Option<chrono::Duration>> {
+    let h: i64 = get(conn, "frequency_cap_hours")?.and_then(|v| v.parse().ok()).unwrap_or(24);
+    Ok((h > 0).then(|| chrono::Duration::hours(h)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+
+    #[test]
+    fn settings_are_checked_normalised_and_defaulted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("db")).unwrap();
+        let c = store.conn();
+        assert_eq!(get(c, "frequency_cap_hours").unwrap().as_deref(), Some("24"));
+        assert_eq!(get(c, "default_region").unwrap(), None);
+        assert_eq!(set(c, "default_region", "gb").unwrap(), "GB");
+        assert_eq!(default_region(c).unwrap().map(|r| r.code()).as_deref(), Some("GB"));
+        assert!(set(c, "default_region", "Narnia").is_err());
+        assert!(set(c, "public_url", "http://example.com").is_err());
+        assert_eq!(set(c, "frequency_cap_hours", "0").unwrap(), "0");
+        assert_eq!(frequency_cap(c).unwrap(), None);
+        let e = set(c, "defualt_region", "GB").unwrap_err().to_string();
+        assert!(e.contains("default_region"), "{e}");
+        unset(c, "default_region").unwrap();
+        assert_eq!(get(c, "default_region").unwrap(), None);
+    }
+}

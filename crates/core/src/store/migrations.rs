@@ -1,0 +1,124 @@
+//! The schema, as numbered migrations. **Append only**: a migration that has shipped is never
+//! edited, because databases in the field have already run it. `PRAGMA user_version` holds how
+//! many have been applied.
+//!
+//! The ledger table is append-only in SQL too: triggers refuse deleting an event or changing any
+//! column the hash chain covers. Only the payload columns may be redacted (erasure), and the
+//! payload's hash stays, so `consent verify` still passes after an erasure.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: contacts, the consent ledger, suppression, settings.
+    r#"
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+-- One row: this installation's random salt for hashing numbers on the suppression list.
+CREATE TABLE installation (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    salt       BLOB NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE contacts (
+    id             INTEGER PRIMARY KEY,
+    phone          TEXT NOT NULL UNIQUE,          -- E.164
+    phone_hash     BLOB NOT NULL,                 -- salted hash; joins suppressions (by its key)
+    wa_id          TEXT,                          -- WhatsApp's id; may differ from the number
+    bsuid          TEXT,                          -- business-scoped user id, when Meta sends one
+    name           TEXT NOT NULL DEFAULT '',
+    -- Materialised from the ledger (the latest event per subject); `consent verify` re-derives
+    -- and compares them. NULL consent = no record = unknown.
+    marketing      TEXT CHECK (marketing IN ('opted_in', 'opted_out')),
+    utility        TEXT CHECK (utility IN ('opted_in', 'opted_out')),
+    meta_blocked   INTEGER NOT NULL DEFAULT 0 CHECK (meta_blocked IN (0, 1)),
+    unreachable    INTEGER NOT NULL DEFAULT 0 CHECK (unreachable IN (0, 1)),
+    review_pending INTEGER NOT NULL DEFAULT 0 CHECK (review_pending IN (0, 1)),
+    -- When the last marketing message went out (the frequency cap); written by sends.
+    last_marketing_at TEXT,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL
+) STRICT;
+CREATE INDEX contacts_wa_id ON contacts (wa_id) WHERE wa_id IS NOT NULL;
+CREATE INDEX contacts_bsuid ON contacts (bsuid) WHERE bsuid IS NOT NULL;
+
+CREATE TABLE contact_tags (
+    contact_id INTEGER NOT NULL REFERENCES contacts (id),
+    tag        TEXT NOT NULL,
+    PRIMARY KEY (contact_id, tag)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX contact_tags_by_tag ON contact_tags (tag, contact_id);
+
+-- The consent ledger. Ids follow recording order and the hash chain follows the ids.
+CREATE TABLE consent_events (
+    id            INTEGER PRIMARY KEY,
+    contact_id    INTEGER NOT NULL REFERENCES contacts (id),
+    subject       TEXT NOT NULL CHECK (subject IN
+                    ('marketing', 'utility', 'meta_blocked', 'unreachable', 'review_pending')),
+    state         TEXT NOT NULL CHECK (state IN ('opted_in', 'opted_out', 'set', 'cleared')),
+    source_kind   TEXT NOT NULL CHECK (source_kind IN ('owner_toggle', 'import', 'web_form',
+                    'in_store', 'paper_form', 'phone_call', 'keyword', 'button', 'meta_signal',
+                    'signup', 'api')),
+    actor         TEXT NOT NULL,
+    occurred_at   TEXT NOT NULL,                  -- when the customer did it
+    recorded_at   TEXT NOT NULL,                  -- when OptDesk wrote it
+    -- Payload: personal data, redactable on erasure. payload_hash covers exactly these.
+    phone         TEXT,
+    source_detail TEXT,
+    proof         TEXT,
+    evidence_ref  TEXT,
+    redacted_at   TEXT,
+    payload_hash  BLOB NOT NULL,
+    prev_hash     BLOB NOT NULL,
+    chain_hash    BLOB NOT NULL
+) STRICT;
+CREATE INDEX consent_events_by_contact ON consent_events (contact_id, subject, id);
+
+CREATE TRIGGER consent_events_no_delete BEFORE DELETE ON consent_events
+BEGIN
+    SELECT RAISE(ABORT, 'the consent ledger is append-only');
+END;
+CREATE TRIGGER consent_events_no_rewrite BEFORE UPDATE OF id, contact_id, subject, state,
+    source_kind, actor, occurred_at, recorded_at, payload_hash, prev_hash, chain_hash
+    ON consent_events
+BEGIN
+    SELECT RAISE(ABORT, 'the consent ledger is append-only');
+END;
+
+-- The chain's head, so that cutting events off the end is detected too.
+CREATE TABLE ledger_head (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    last_event_id INTEGER NOT NULL,
+    chain_hash    BLOB NOT NULL,
+    event_count   INTEGER NOT NULL
+) STRICT;
+
+-- Numbers that must never be messaged or opted in again: salted hashes only, so an erased
+-- person's number is not kept in the clear.
+CREATE TABLE suppressions (
+    phone_hash    BLOB PRIMARY KEY,
+    reason        TEXT NOT NULL CHECK (reason IN ('opted_out', 'erased', 'unmatched_opt_out')),
+    source_kind   TEXT,
+    suppressed_at TEXT NOT NULL
+) STRICT;
+"#,
+    // 2: a record of every import run, so each imported consent points at the file it came from.
+    r#"
+CREATE TABLE imports (
+    id          INTEGER PRIMARY KEY,
+    file_name   TEXT NOT NULL,
+    file_sha256 TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    added       INTEGER NOT NULL,
+    updated     INTEGER NOT NULL,
+    unchanged   INTEGER NOT NULL,
+    blocked     INTEGER NOT NULL,
+    rejected    INTEGER NOT NULL
+) STRICT;
+"#,
+];
+
+/// The schema version this build writes.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;

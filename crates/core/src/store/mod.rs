@@ -1,0 +1,234 @@
+//! The SQLite store: one file, WAL, foreign keys on, a busy timeout, and numbered migrations.
+//!
+//! Opening follows one order, so a file we must not touch is never touched: read the schema
+//! version first (refusing a newer one before any pragma can rewrite the header), then set the
+//! pragmas, then apply every pending migration in one IMMEDIATE transaction.
+
+mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+
+use crate::error::{Error, Result};
+use crate::time;
+
+pub use migrations::LATEST as SCHEMA_VERSION;
+
+/// The database every OptDesk program on this machine uses unless told otherwise: the OS's
+/// per-user data directory (`~/.local/share/optdesk/optdesk.sqlite3` on Linux,
+/// `~/Library/Application Support/optdesk/…` on macOS, `%APPDATA%\optdesk\…` on Windows).
+pub fn default_db_path() -> Result<PathBuf> {
+    let base = dirs::data_dir().ok_or_else(|| {
+        Error::invalid("this system reports no per-user data directory; pass --db PATH or set OPTDESK_DB")
+    })?;
+    Ok(base.join("optdesk").join("optdesk.sqlite3"))
+}
+
+/// An open OptDesk database. Each `Store` owns one connection; a process that needs more (the
+/// receiver beside a broadcast) opens more, and SQLite's locking keeps them consistent.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    salt: Vec<u8>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Self::open_to(path.as_ref(), SCHEMA_VERSION)
+    }
+
+    /// Opens and migrates up to `version` only. Tests use it to make databases as an earlier
+    /// OptDesk left them.
+    #[doc(hidden)]
+    pub fn open_to(path: &Path, version: i64) -> Result<Store> {
+        let open_err = |reason: String| Error::Open { path: path.to_path_buf(), reason };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create its folder: {e}")))?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_err(e.to_string()))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| open_err(format!("it is not an OptDesk database ({e})")))?;
+        if found > SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew {
+                path: path.to_path_buf(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(open_err(format!("SQLite refused WAL mode (got {mode})")));
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+
+        let salt = migrate(&mut conn, found, version)?;
+        Ok(Store { conn, path: path.to_path_buf(), salt })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// This installation's salt for hashing numbers (suppression list).
+    pub fn salt(&self) -> &[u8] {
+        &self.salt
+    }
+
+    /// The schema version of the open file.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction: it takes the write lock up front, so two writers
+    /// queue on the busy timeout instead of failing half-way, and everything `f` wrote commits
+    /// together or not at all.
+    pub fn with_tx<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        self.tx_then(true, f)
+    }
+
+    /// Runs `f` exactly as [`Store::with_tx`] would, then rolls everything back: a dry run that
+    /// cannot differ from the real thing because it *is* the real thing, uncommitted.
+    pub fn dry_run_tx<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        self.tx_then(false, f)
+    }
+
+    fn tx_then<T>(&mut self, commit: bool, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&Tx { tx: &tx, salt: &self.salt })?;
+        if commit {
+            tx.commit()?;
+        } else {
+            tx.rollback()?;
+        }
+        Ok(out)
+    }
+}
+
+/// A write transaction, with what the core's writers need beside the connection.
+pub struct Tx<'a> {
+    tx: &'a Transaction<'a>,
+    salt: &'a [u8],
+}
+
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.tx
+    }
+}
+
+impl Tx<'_> {
+    pub fn salt(&self) -> &[u8] {
+        self.salt
+    }
+}
+
+fn migrate(conn: &mut Connection, from: i64, to: i64) -> Result<Vec<u8>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another process may have migrated between our first look and taking the lock.
+    let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    debug_assert!(current >= from);
+    for (i, sql) in migrations::MIGRATIONS.iter().enumerate() {
+        let version = i as i64 + 1;
+        if version > current && version <= to {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", version)?;
+        }
+    }
+    let salt: Option<Vec<u8>> =
+        tx.query_row("SELECT salt FROM installation WHERE id = 1", [], |r| r.get(0)).optional()?;
+    let salt = match salt {
+        Some(s) => s,
+        None => {
+            let mut s = vec![0u8; 32];
+            getrandom::fill(&mut s).map_err(|e| Error::invalid(format!("no system randomness: {e}")))?;
+            tx.execute(
+                "INSERT INTO installation (id, salt, created_at) VALUES (1, ?1, ?2)",
+                rusqlite::params![s, time::to_db(&time::now())],
+            )?;
+            s
+        }
+    };
+    tx.commit()?;
+    Ok(salt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_file_gets_the_latest_schema_in_wal_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/optdesk.sqlite3");
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let mode: String = store.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = store.conn().query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        assert_eq!(fk, 1);
+        assert_eq!(store.salt().len(), 32);
+        let salt = store.salt().to_vec();
+        drop(store);
+        assert_eq!(Store::open(&path).unwrap().salt(), salt, "the salt is made once");
+    }
+
+    #[test]
+    fn a_newer_database_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("future.sqlite3");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("CREATE TABLE from_the_future (x); PRAGMA user_version = 99;").unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let err = Store::open(&path).unwrap_err();
+        assert!(matches!(err, Error::SchemaTooNew { found: 99, .. }), "{err}");
+        assert!(err.to_string().contains("newer OptDesk"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before, "not one byte changed");
+        assert!(!dir.path().join("future.sqlite3-wal").exists());
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.sqlite3");
+        std::fs::write(&path, b"these are my shopping notes, not a database at all....").unwrap();
+        let err = Store::open(&path).unwrap_err().to_string();
+        assert!(err.contains("not an OptDesk database"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_transaction_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path().join("db.sqlite3")).unwrap();
+        let r: Result<()> = store.with_tx(|tx| {
+            tx.execute("INSERT INTO settings (key, value) VALUES ('a', 'b')", [])?;
+            Err(Error::invalid("boom"))
+        });
+        assert!(r.is_err());
+        let n: i64 = store.conn().query_row("SELECT count(*) FROM settings", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+    }
+}

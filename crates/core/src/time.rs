@@ -1,0 +1,59 @@
+//! Times are UTC everywhere and stored as fixed-width RFC 3339 text with microseconds
+//! (`2026-11-25T15:23:35.123456Z`), so they sort as text and hash the same on every machine.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+
+pub type Timestamp = DateTime<Utc>;
+
+pub fn now() -> Timestamp {
+    Utc::now()
+}
+
+/// The one text form of a time that the store and the ledger's hashes use.
+pub fn to_db(t: &Timestamp) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Reads a time written by [`to_db`] (or any RFC 3339 time).
+pub fn from_db(s: &str) -> Option<Timestamp> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// Reads a date or time as people write them in spreadsheets: RFC 3339 (`2026-03-01T10:00:00Z`,
+/// with any offset), `2026-03-01 10:00[:00]` (taken as UTC) or a bare date `2026-03-01`
+/// (midnight UTC). Day-first and month-first forms are refused: `03/04/2026` means different
+/// days in different countries, and a consent record must not guess.
+pub fn parse_user(s: &str) -> Option<Timestamp> {
+    let s = s.trim();
+    if let Some(t) = from_db(s) {
+        return Some(t);
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_form_round_trips_and_sorts_as_text() {
+        let a = parse_user("2026-03-01T10:00:00+02:00").unwrap();
+        let b = parse_user("2026-03-01 09:00").unwrap();
+        assert_eq!(to_db(&a), "2026-03-01T08:00:00.000000Z");
+        assert_eq!(from_db(&to_db(&b)), Some(b));
+        assert!(to_db(&a) < to_db(&b));
+    }
+
+    #[test]
+    fn ambiguous_and_broken_dates_are_refused() {
+        assert_eq!(parse_user("2026-03-01").map(|t| to_db(&t)).as_deref(), Some("2026-03-01T00:00:00.000000Z"));
+        assert!(parse_user("03/04/2026").is_none());
+        assert!(parse_user("2026-02-30").is_none());
+        assert!(parse_user("yesterday").is_none());
+    }
+}
