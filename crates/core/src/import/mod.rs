@@ -72,6 +72,8 @@ pub struct Report {
     pub unchanged: u64,
     pub blocked: u64,
     pub rejected: u64,
+    /// Rows merged into an earlier row for the same number.
+    pub duplicates: u64,
     /// Ledger events written (or that would be).
     pub events: u64,
     /// Blocked and rejected rows with their line numbers and reasons, in file order.
@@ -109,10 +111,12 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
     let run = |tx: &Tx<'_>| -> Result<Report> {
         let (send, recv) = mpsc::sync_channel::<Vec<Result<ParsedRow, RowError>>>(4);
         std::thread::scope(|scope| {
-            scope.spawn(|| {
-                for chunk in table.records.chunks(2048) {
+            let (records, layout, salt) = (&table.records, &layout, &salt);
+            // The parser owns the sender, so the channel closes when it is done.
+            scope.spawn(move || {
+                for chunk in records.chunks(2048) {
                     let parsed =
-                        chunk.par_iter().map(|r| row::parse(r, &layout, region, &salt, now)).collect();
+                        chunk.par_iter().map(|r| row::parse(r, layout, region, salt, now)).collect();
                     if send.send(parsed).is_err() {
                         break; // the writer stopped early (an error); nothing more to do
                     }
@@ -121,9 +125,10 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
             let mut writer = Writer::new(tx, opts, &file_sha256, now)?;
             for chunk in recv {
                 for parsed in chunk {
-                    writer.apply(parsed)?;
+                    writer.collect(parsed)?;
                 }
             }
+            writer.apply_all()?;
             writer.finish()
         })
     };
@@ -151,7 +156,9 @@ struct Writer<'t, 'c> {
     now: Timestamp,
     now_db: String,
     suppressed: HashSet<Vec<u8>>,
-    first_line: HashMap<String, u64>,
+    /// Rows in file order, one per number, each with the contact it updates (if any).
+    pending: Vec<(ParsedRow, Option<Existing>)>,
+    by_phone: HashMap<String, usize>,
     report: Report,
 }
 
@@ -177,7 +184,8 @@ impl<'t, 'c> Writer<'t, 'c> {
             now,
             now_db,
             suppressed,
-            first_line: HashMap::new(),
+            pending: Vec::new(),
+            by_phone: HashMap::new(),
             report: Report::default(),
         })
     }
@@ -190,7 +198,9 @@ impl<'t, 'c> Writer<'t, 'c> {
         self.report.issues.push(Issue { line, kind, phone, reason });
     }
 
-    fn apply(&mut self, parsed: Result<ParsedRow, RowError>) -> Result<()> {
+    /// Takes one parsed record: rejects it, or merges it with an earlier row for the same
+    /// number, or looks up the contact it concerns. Runs while later records are still parsed.
+    fn collect(&mut self, parsed: Result<ParsedRow, RowError>) -> Result<()> {
         self.report.rows += 1;
         let row = match parsed {
             Ok(row) => row,
@@ -199,20 +209,18 @@ impl<'t, 'c> Writer<'t, 'c> {
                 return Ok(());
             }
         };
-        if let Some(first) = self.first_line.get(&row.phone) {
-            let note = format!("line {} repeats {} from line {first}; it was applied on top of it", row.line, row.phone);
-            self.report.warnings.push(note);
-        } else {
-            self.first_line.insert(row.phone.clone(), row.line);
-        }
-        if self.suppressed.contains(&row.phone_hash[..]) {
-            let reason = "the number is on the suppression list (the person opted out or asked to be erased); \
-                          an import cannot add it back"
-                .to_string();
-            self.issue(row.line, IssueKind::Blocked, Some(row.phone), reason);
+        if let Some(&i) = self.by_phone.get(&row.phone) {
+            let first = &mut self.pending[i].0;
+            self.report.warnings.push(format!(
+                "line {} repeats {} from line {}; the two rows were merged",
+                row.line, row.phone, first.line
+            ));
+            self.report.duplicates += 1;
+            if let Some(note) = first.merge(row) {
+                self.report.warnings.push(note);
+            }
             return Ok(());
         }
-
         let existing: Option<Existing> = self
             .tx
             .prepare_cached("SELECT id, name, marketing, utility FROM contacts WHERE phone = ?1")?
@@ -224,6 +232,26 @@ impl<'t, 'c> Writer<'t, 'c> {
                 })
             })
             .optional()?;
+        self.by_phone.insert(row.phone.clone(), self.pending.len());
+        self.pending.push((row, existing));
+        Ok(())
+    }
+
+    fn apply_all(&mut self) -> Result<()> {
+        for (row, existing) in std::mem::take(&mut self.pending) {
+            self.apply(row, existing)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, row: ParsedRow, existing: Option<Existing>) -> Result<()> {
+        if self.suppressed.contains(&row.phone_hash[..]) {
+            let reason = "the number is on the suppression list (the person opted out or asked to be erased); \
+                          an import cannot add it back"
+                .to_string();
+            self.issue(row.line, IssueKind::Blocked, Some(row.phone), reason);
+            return Ok(());
+        }
 
         // Decide every part of the row before writing any of it: a blocked row writes nothing.
         let mut changes: Vec<(Topic, &row::TopicCell, Option<&str>)> = Vec::new();
@@ -283,8 +311,8 @@ impl<'t, 'c> Writer<'t, 'c> {
                 .execute(params![self.now_db, id.0])?;
         }
         changed |= tags_changed;
-        let evidence = format!("import #{} line {}", self.import_id, row.line);
         for (topic, cell, source) in changes {
+            let evidence = format!("import #{} line {}", self.import_id, cell.line);
             self.ledger.append(&NewEvent {
                 contact: id,
                 phone: &row.phone,
@@ -308,7 +336,8 @@ impl<'t, 'c> Writer<'t, 'c> {
         Ok(())
     }
 
-    fn finish(self) -> Result<Report> {
+    fn finish(mut self) -> Result<Report> {
+        self.report.issues.sort_by_key(|i| i.line);
         self.ledger.finish()?;
         let r = self.report;
         self.tx.execute(

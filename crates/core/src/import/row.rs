@@ -12,6 +12,8 @@ use super::read::{Column, Field, Header, Record, TopicCol};
 /// A consent cell and its evidence.
 #[derive(Debug, Clone)]
 pub(crate) struct TopicCell {
+    /// The line this cell came from (rows for one number are merged).
+    pub line: u64,
     pub state: ConsentState,
     pub source: Option<String>,
     pub at: Option<Timestamp>,
@@ -136,6 +138,7 @@ pub(crate) fn parse(
             }
         };
         topics[t] = Some(TopicCell {
+            line: rec.line,
             state,
             source: pick(1).map(str::to_string),
             at,
@@ -151,6 +154,37 @@ pub(crate) fn parse(
         tags,
         topics,
     })
+}
+
+impl ParsedRow {
+    /// Folds a later row for the same number into this one: a later name wins, tags add up, and
+    /// a later consent cell wins — except that an opt-in never overrides an opt-out from the same
+    /// file. Returns a note when the two rows disagreed about consent.
+    pub fn merge(&mut self, later: ParsedRow) -> Option<String> {
+        if later.name.is_some() {
+            self.name = later.name;
+        }
+        for tag in later.tags {
+            if !self.tags.contains(&tag) {
+                self.tags.push(tag);
+            }
+        }
+        let mut note = None;
+        for (t, cell) in later.topics.into_iter().enumerate() {
+            let Some(cell) = cell else { continue };
+            match &self.topics[t] {
+                Some(kept) if kept.state == ConsentState::OptedOut && cell.state == ConsentState::OptedIn => {
+                    let topic = if t == 0 { Topic::Marketing } else { Topic::Utility };
+                    note = Some(format!(
+                        "line {} opts {} in to {topic} but line {} opts them out; the opt-out was kept",
+                        cell.line, self.phone, kept.line
+                    ));
+                }
+                _ => self.topics[t] = Some(cell),
+            }
+        }
+        note
+    }
 }
 
 #[cfg(test)]
