@@ -1,1 +1,44 @@
-fn main(){}
+//! `optdesk`: OptDesk's core from a terminal. Every command is a thin layer over
+//! `optdesk-core`; output is for people unless `--json` asks for machines. Errors go to stderr as
+//! one sentence, with exit status 1.
+
+mod args;
+mod cmd;
+mod out;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+/// What a command ends with: done, or a result the caller must see as a failure (a ledger that
+/// does not verify) though nothing went wrong running it.
+pub enum Done {
+    Ok,
+    Failed,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(Done::Ok) => ExitCode::SUCCESS,
+        Ok(Done::Failed) => ExitCode::FAILURE,
+        Err(e) if out::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("optdesk: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub type CliResult = Result<Done, cmd::Error>;
+
+fn run(cli: Cli) -> CliResult {
+    let ctx = cmd::Ctx::new(cli.db, cli.actor)?;
+    match cli.command {
+        Command::Contacts(c) => cmd::contacts::run(ctx, c),
+        Command::Consent(c) => cmd::consent::run(ctx, c),
+        Command::Config(c) => cmd::config::run(ctx, c),
+    }
+}

@@ -91,10 +91,14 @@ pub fn normalize_tag(raw: &str) -> Result<Option<String>> {
         return Ok(None);
     }
     if tag.contains([';', '|']) {
-        return Err(Error::invalid(format!("tag {raw:?} may not contain ';' or '|'")));
+        return Err(Error::invalid(format!(
+            "tag {raw:?} may not contain ';' or '|'"
+        )));
     }
     if tag.chars().count() > 64 {
-        return Err(Error::invalid(format!("tag {raw:?} is longer than 64 characters")));
+        return Err(Error::invalid(format!(
+            "tag {raw:?} is longer than 64 characters"
+        )));
     }
     Ok(Some(tag))
 }
@@ -102,11 +106,12 @@ pub fn normalize_tag(raw: &str) -> Result<Option<String>> {
 pub fn get(conn: &Connection, e164: &str) -> Result<Option<Contact>> {
     let sql = format!("SELECT {CONTACT_COLUMNS} {CONTACT_FROM} WHERE c.phone = ?1");
     let contact = conn.query_row(&sql, [e164], read_contact).optional()?;
-    contact.map(|mut c| {
-        c.tags = tags_of(conn, c.id)?;
-        Ok(c)
-    })
-    .transpose()
+    contact
+        .map(|mut c| {
+            c.tags = tags_of(conn, c.id)?;
+            Ok(c)
+        })
+        .transpose()
 }
 
 /// The contact with this number, or an error naming the number.
@@ -117,7 +122,9 @@ pub fn require(conn: &Connection, e164: &str) -> Result<Contact> {
 fn tags_of(conn: &Connection, id: ContactId) -> Result<Vec<String>> {
     let mut stmt =
         conn.prepare_cached("SELECT tag FROM contact_tags WHERE contact_id = ?1 ORDER BY tag")?;
-    let tags = stmt.query_map([id.0], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let tags = stmt
+        .query_map([id.0], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(tags)
 }
 
@@ -127,9 +134,8 @@ pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Contact>> {
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if !filter.tags.is_empty() {
         let marks = vec!["?"; filter.tags.len()].join(", ");
-        sql += &format!(
-            " AND c.id IN (SELECT contact_id FROM contact_tags WHERE tag IN ({marks}))"
-        );
+        sql +=
+            &format!(" AND c.id IN (SELECT contact_id FROM contact_tags WHERE tag IN ({marks}))");
         args.extend(filter.tags.iter().map(|t| t.clone().into()));
     }
     for (column, wanted) in [("marketing", filter.marketing), ("utility", filter.utility)] {
@@ -149,7 +155,8 @@ pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Contact>> {
         .collect::<rusqlite::Result<_>>()?;
 
     let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
-    let mut stmt = conn.prepare("SELECT contact_id, tag FROM contact_tags ORDER BY contact_id, tag")?;
+    let mut stmt =
+        conn.prepare("SELECT contact_id, tag FROM contact_tags ORDER BY contact_id, tag")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         tags.entry(r.get(0)?).or_default().push(r.get(1)?);
@@ -164,7 +171,13 @@ pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Contact>> {
 
 /// Inserts a new contact row (no consent: that only ever comes through the ledger).
 pub(crate) fn insert(tx: &Tx<'_>, e164: &str, name: &str, now: &str) -> Result<ContactId> {
-    insert_hashed(tx, e164, &suppression::phone_hash(tx.salt(), e164), name, now)
+    insert_hashed(
+        tx,
+        e164,
+        &suppression::phone_hash(tx.salt(), e164),
+        name,
+        now,
+    )
 }
 
 /// [`insert`] with the number's salted hash already computed (imports hash on every core).

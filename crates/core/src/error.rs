@@ -14,13 +14,21 @@ pub enum Error {
         "the database {path} was written by a newer OptDesk (schema version {found}; this one \
          understands up to {supported}). Update OptDesk; the file was left untouched"
     )]
-    SchemaTooNew { path: PathBuf, found: i64, supported: i64 },
+    SchemaTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
 
     #[error("cannot open the database {path}: {reason}")]
     Open { path: PathBuf, reason: String },
 
     #[error("{input:?} is not a valid phone number{}: {reason}", region_hint(.region))]
-    InvalidPhone { input: String, region: Option<String>, reason: String },
+    InvalidPhone {
+        input: String,
+        region: Option<String>,
+        reason: String,
+    },
 
     #[error(
         "{input:?} is written without a country code and no default region is set; write it as \
@@ -47,7 +55,10 @@ pub enum Error {
     Invalid(String),
 
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn region_hint(region: &Option<String>) -> String {

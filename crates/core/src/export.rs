@@ -49,10 +49,14 @@ pub fn collect(store: &Store) -> Result<Vec<Exported>> {
 }
 
 fn evidence_cells(state: Option<ConsentState>, ev: Option<&Event>) -> [String; 4] {
-    let Some(state) = state else { return Default::default() };
+    let Some(state) = state else {
+        return Default::default();
+    };
     let (source, at, text) = match ev {
         Some(e) => (
-            e.source_detail.clone().unwrap_or_else(|| e.source_kind.to_string()),
+            e.source_detail
+                .clone()
+                .unwrap_or_else(|| e.source_kind.to_string()),
             e.occurred_at.clone(),
             e.proof.clone().unwrap_or_default(),
         ),
@@ -75,6 +79,7 @@ pub fn write_csv(rows: &[Exported], out: impl Write) -> Result<()> {
         record.extend(u.iter().map(String::as_str));
         w.write_record(&record).map_err(csv_err)?;
     }
-    w.flush().map_err(|e| Error::invalid(format!("cannot write the export: {e}")))?;
+    w.flush()
+        .map_err(|e| Error::invalid(format!("cannot write the export: {e}")))?;
     Ok(())
 }

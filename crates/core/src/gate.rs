@@ -141,7 +141,10 @@ pub fn check_contact(
     policy: &Policy,
 ) -> Result<Option<Decision>> {
     let sql = format!("{STATE_SQL} WHERE c.id = ?1");
-    let state = conn.prepare_cached(&sql)?.query_row([id.0], read_state).optional()?;
+    let state = conn
+        .prepare_cached(&sql)?
+        .query_row([id.0], read_state)
+        .optional()?;
     Ok(state.map(|(_, s)| check(&s, category, now, policy)))
 }
 
@@ -157,7 +160,8 @@ pub fn decide_all(
     let mut sql = STATE_SQL.to_string();
     if !only_tags.is_empty() {
         let marks = vec!["?"; only_tags.len()].join(", ");
-        sql += &format!(" WHERE c.id IN (SELECT contact_id FROM contact_tags WHERE tag IN ({marks}))");
+        sql +=
+            &format!(" WHERE c.id IN (SELECT contact_id FROM contact_tags WHERE tag IN ({marks}))");
     }
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(only_tags))?;
@@ -188,7 +192,9 @@ mod tests {
     }
 
     fn cap() -> Policy {
-        Policy { frequency_cap: Some(Duration::hours(24)) }
+        Policy {
+            frequency_cap: Some(Duration::hours(24)),
+        }
     }
 
     fn gate(s: &GateState, c: Category) -> Decision {
@@ -198,12 +204,22 @@ mod tests {
     #[test]
     fn marketing_needs_an_opt_in_and_utility_only_no_opt_out() {
         let unknown = GateState::default();
-        assert_eq!(gate(&unknown, Category::Marketing), Decision::Blocked(NoOptIn));
+        assert_eq!(
+            gate(&unknown, Category::Marketing),
+            Decision::Blocked(NoOptIn)
+        );
         assert_eq!(gate(&unknown, Category::Utility), Decision::Allowed);
         assert_eq!(gate(&opted_in(), Category::Marketing), Decision::Allowed);
-        let out = GateState { utility: Some(ConsentState::OptedOut), ..opted_in() };
+        let out = GateState {
+            utility: Some(ConsentState::OptedOut),
+            ..opted_in()
+        };
         assert_eq!(gate(&out, Category::Utility), Decision::Blocked(OptedOut));
-        assert_eq!(gate(&out, Category::Marketing), Decision::Allowed, "topics are separate");
+        assert_eq!(
+            gate(&out, Category::Marketing),
+            Decision::Allowed,
+            "topics are separate"
+        );
     }
 
     #[test]
@@ -239,7 +255,15 @@ mod tests {
         }
         assert_eq!(
             seen,
-            [Suppressed, OptedOut, MetaBlocked, ReviewPending, Unreachable, NoOptIn, FrequencyCap]
+            [
+                Suppressed,
+                OptedOut,
+                MetaBlocked,
+                ReviewPending,
+                Unreachable,
+                NoOptIn,
+                FrequencyCap
+            ]
         );
     }
 
@@ -252,9 +276,15 @@ mod tests {
             ..opted_in()
         };
         assert_eq!(gate(&s, Category::Utility), Decision::Allowed);
-        let s = GateState { unreachable: true, ..opted_in() };
+        let s = GateState {
+            unreachable: true,
+            ..opted_in()
+        };
         assert_eq!(gate(&s, Category::Utility), Decision::Blocked(Unreachable));
-        let s = GateState { suppressed: true, ..opted_in() };
+        let s = GateState {
+            suppressed: true,
+            ..opted_in()
+        };
         assert_eq!(gate(&s, Category::Utility), Decision::Blocked(Suppressed));
     }
 
@@ -262,10 +292,16 @@ mod tests {
     fn frequency_cap_window() {
         let mut s = opted_in();
         s.last_marketing_at = Some(now() - Duration::hours(23));
-        assert_eq!(gate(&s, Category::Marketing), Decision::Blocked(FrequencyCap));
+        assert_eq!(
+            gate(&s, Category::Marketing),
+            Decision::Blocked(FrequencyCap)
+        );
         s.last_marketing_at = Some(now() - Duration::hours(24));
         assert_eq!(gate(&s, Category::Marketing), Decision::Allowed);
         s.last_marketing_at = Some(now());
-        assert_eq!(check(&s, Category::Marketing, now(), &Policy::default()), Decision::Allowed);
+        assert_eq!(
+            check(&s, Category::Marketing, now(), &Policy::default()),
+            Decision::Allowed
+        );
     }
 }

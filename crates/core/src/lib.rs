@@ -10,8 +10,8 @@
 
 pub mod consent;
 pub mod contacts;
-pub mod export;
 pub mod error;
+pub mod export;
 
 pub mod gate;
 pub mod import;

@@ -157,7 +157,12 @@ impl SourceKind {
             "in_store" | "instore" | "in_shop" | "at_the_till" | "counter" => SourceKind::InStore,
             "paper_form" | "paper" | "letter" => SourceKind::PaperForm,
             "phone_call" | "phone" | "call" | "telephone" => SourceKind::PhoneCall,
-            other => return SourceKind::ALL.iter().copied().find(|k| k.as_str() == other),
+            other => {
+                return SourceKind::ALL
+                    .iter()
+                    .copied()
+                    .find(|k| k.as_str() == other)
+            }
         };
         Some(kind)
     }
@@ -185,8 +190,14 @@ mod tests {
 
     #[test]
     fn text_forms_parse_back_leniently() {
-        assert_eq!("Opted-In".parse::<ConsentState>().unwrap(), ConsentState::OptedIn);
-        assert_eq!("meta signal".parse::<SourceKind>().unwrap(), SourceKind::MetaSignal);
+        assert_eq!(
+            "Opted-In".parse::<ConsentState>().unwrap(),
+            ConsentState::OptedIn
+        );
+        assert_eq!(
+            "meta signal".parse::<SourceKind>().unwrap(),
+            SourceKind::MetaSignal
+        );
         let err = "maybe".parse::<Topic>().unwrap_err().to_string();
         assert!(err.contains("marketing, utility"), "{err}");
         assert_eq!(ConsentState::parse_filter("UNKNOWN").unwrap(), None);

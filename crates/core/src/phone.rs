@@ -12,7 +12,10 @@ pub struct Region(country::Id);
 impl Region {
     pub fn parse(code: &str) -> Result<Region> {
         let upper = code.trim().to_ascii_uppercase();
-        upper.parse::<country::Id>().map(Region).map_err(|_| Error::InvalidRegion(code.to_string()))
+        upper
+            .parse::<country::Id>()
+            .map(Region)
+            .map_err(|_| Error::InvalidRegion(code.to_string()))
     }
 
     pub fn code(&self) -> String {
@@ -41,21 +44,30 @@ pub fn to_e164(input: &str, region: Option<Region>) -> Result<String> {
         _ => trimmed,
     };
     // "(+34) 612…" is international too: look past leading brackets and spaces.
-    let international =
-        text.trim_start_matches(|c: char| !c.is_ascii_digit() && c != '+').starts_with('+');
+    let international = text
+        .trim_start_matches(|c: char| !c.is_ascii_digit() && c != '+')
+        .starts_with('+');
     if !international && region.is_none() {
-        return Err(Error::NoRegion { input: input.to_string() });
+        return Err(Error::NoRegion {
+            input: input.to_string(),
+        });
     }
     let region_code = region.map(|r| r.code());
     let invalid = |reason: &str| Error::InvalidPhone {
         input: input.to_string(),
-        region: if international { None } else { region_code.clone() },
+        region: if international {
+            None
+        } else {
+            region_code.clone()
+        },
         reason: reason.to_string(),
     };
     let number = phonenumber::parse(region.map(|r| r.0), text)
         .map_err(|e| invalid(&parse_error_reason(&e)))?;
     if !phonenumber::is_valid(&number) {
-        return Err(invalid("no such number exists in its country's numbering plan"));
+        return Err(invalid(
+            "no such number exists in its country's numbering plan",
+        ));
     }
     Ok(number.format().mode(Mode::E164).to_string())
 }

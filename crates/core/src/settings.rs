@@ -40,23 +40,58 @@ fn https_url(v: &str) -> Result<String> {
     if v.starts_with("https://") && v.len() > "https://".len() {
         Ok(v.trim_end_matches('/').to_string())
     } else {
-        Err(Error::invalid(format!("{v:?} is not an https:// address; Meta only calls HTTPS URLs")))
+        Err(Error::invalid(format!(
+            "{v:?} is not an https:// address; Meta only calls HTTPS URLs"
+        )))
     }
 }
 
 pub const KEYS: &[Key] = &[
-    Key { name: "business_name", help: "the shop's name, used in confirmations and sign-ups", default: None, check: any_text },
-    Key { name: "business_number", help: "the shop's WhatsApp number in E.164", default: None, check: e164 },
-    Key { name: "default_region", help: "country for numbers written without +code (GB, ES, BR…)", default: None, check: region },
-    Key { name: "public_url", help: "the public HTTPS URL Meta calls for webhooks", default: None, check: https_url },
-    Key { name: "frequency_cap_hours", help: "at most one marketing message per contact in this many hours (0 = no cap)", default: Some("24"), check: hours },
-    Key { name: "consent_wording", help: "the standard wording customers agree to when opting in", default: None, check: any_text },
+    Key {
+        name: "business_name",
+        help: "the shop's name, used in confirmations and sign-ups",
+        default: None,
+        check: any_text,
+    },
+    Key {
+        name: "business_number",
+        help: "the shop's WhatsApp number in E.164",
+        default: None,
+        check: e164,
+    },
+    Key {
+        name: "default_region",
+        help: "country for numbers written without +code (GB, ES, BR…)",
+        default: None,
+        check: region,
+    },
+    Key {
+        name: "public_url",
+        help: "the public HTTPS URL Meta calls for webhooks",
+        default: None,
+        check: https_url,
+    },
+    Key {
+        name: "frequency_cap_hours",
+        help: "at most one marketing message per contact in this many hours (0 = no cap)",
+        default: Some("24"),
+        check: hours,
+    },
+    Key {
+        name: "consent_wording",
+        help: "the standard wording customers agree to when opting in",
+        default: None,
+        check: any_text,
+    },
 ];
 
 pub fn key(name: &str) -> Result<&'static Key> {
     KEYS.iter().find(|k| k.name == name).ok_or_else(|| {
         let names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
-        Error::invalid(format!("there is no setting {name:?}; the settings are: {}", names.join(", ")))
+        Error::invalid(format!(
+            "there is no setting {name:?}; the settings are: {}",
+            names.join(", ")
+        ))
     })
 }
 
@@ -64,7 +99,9 @@ pub fn key(name: &str) -> Result<&'static Key> {
 pub fn get(conn: &Connection, name: &str) -> Result<Option<String>> {
     let k = key(name)?;
     let stored: Option<String> = conn
-        .query_row("SELECT value FROM settings WHERE key = ?1", [name], |r| r.get(0))
+        .query_row("SELECT value FROM settings WHERE key = ?1", [name], |r| {
+            r.get(0)
+        })
         .optional()?;
     Ok(stored.or_else(|| k.default.map(str::to_string)))
 }
@@ -88,12 +125,16 @@ pub fn unset(conn: &Connection, name: &str) -> Result<()> {
 }
 
 pub fn default_region(conn: &Connection) -> Result<Option<Region>> {
-    get(conn, "default_region")?.map(|r| Region::parse(&r)).transpose()
+    get(conn, "default_region")?
+        .map(|r| Region::parse(&r))
+        .transpose()
 }
 
 /// The frequency cap for marketing; `None` when the owner set 0.
 pub fn frequency_cap(conn: &Connection) -> Result<Option<chrono::Duration>> {
-    let h: i64 = get(conn, "frequency_cap_hours")?.and_then(|v| v.parse().ok()).unwrap_or(24);
+    let h: i64 = get(conn, "frequency_cap_hours")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
     Ok((h > 0).then(|| chrono::Duration::hours(h)))
 }
 
@@ -107,10 +148,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("db")).unwrap();
         let c = store.conn();
-        assert_eq!(get(c, "frequency_cap_hours").unwrap().as_deref(), Some("24"));
+        assert_eq!(
+            get(c, "frequency_cap_hours").unwrap().as_deref(),
+            Some("24")
+        );
         assert_eq!(get(c, "default_region").unwrap(), None);
         assert_eq!(set(c, "default_region", "gb").unwrap(), "GB");
-        assert_eq!(default_region(c).unwrap().map(|r| r.code()).as_deref(), Some("GB"));
+        assert_eq!(
+            default_region(c).unwrap().map(|r| r.code()).as_deref(),
+            Some("GB")
+        );
         assert!(set(c, "default_region", "Narnia").is_err());
         assert!(set(c, "public_url", "http://example.com").is_err());
         assert_eq!(set(c, "frequency_cap_hours", "0").unwrap(), "0");

@@ -16,7 +16,9 @@ pub fn to_db(t: &Timestamp) -> String {
 
 /// Reads a time written by [`to_db`] (or any RFC 3339 time).
 pub fn from_db(s: &str) -> Option<Timestamp> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Reads a date or time as people write them in spreadsheets: RFC 3339 (`2026-03-01T10:00:00Z`,
@@ -28,12 +30,20 @@ pub fn parse_user(s: &str) -> Option<Timestamp> {
     if let Some(t) = from_db(s) {
         return Some(t);
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(t.and_utc());
         }
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
 }
 
 #[cfg(test)]
@@ -51,7 +61,10 @@ mod tests {
 
     #[test]
     fn ambiguous_and_broken_dates_are_refused() {
-        assert_eq!(parse_user("2026-03-01").map(|t| to_db(&t)).as_deref(), Some("2026-03-01T00:00:00.000000Z"));
+        assert_eq!(
+            parse_user("2026-03-01").map(|t| to_db(&t)).as_deref(),
+            Some("2026-03-01T00:00:00.000000Z")
+        );
         assert!(parse_user("03/04/2026").is_none());
         assert!(parse_user("2026-02-30").is_none());
         assert!(parse_user("yesterday").is_none());

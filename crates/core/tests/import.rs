@@ -26,7 +26,13 @@ fn counts(r: &Report) -> [u64; 5] {
     [r.added, r.updated, r.unchanged, r.blocked, r.rejected]
 }
 
-fn state(d: &common::Db, phone: &str) -> (Option<optdesk_core::ConsentState>, Option<optdesk_core::ConsentState>) {
+fn state(
+    d: &common::Db,
+    phone: &str,
+) -> (
+    Option<optdesk_core::ConsentState>,
+    Option<optdesk_core::ConsentState>,
+) {
     let c = contacts::require(d.store.conn(), phone).unwrap();
     (c.marketing, c.utility)
 }
@@ -49,16 +55,42 @@ fn a_messy_file_imports_every_good_row_and_names_every_bad_line() {
     let r = import(&mut d, MESSY, &opts());
     assert_eq!(counts(&r), [3, 0, 0, 0, 4], "{r:#?}");
     assert_eq!(r.duplicates, 1);
-    let rejected: Vec<(u64, &str)> =
-        r.issues.iter().map(|i| (i.line, i.reason.as_str())).collect();
-    assert_eq!(rejected.iter().map(|(l, _)| *l).collect::<Vec<_>>(), [7, 8, 10, 12], "{rejected:?}");
-    assert!(rejected[0].1.contains("not a valid phone number"), "{}", rejected[0].1);
+    let rejected: Vec<(u64, &str)> = r
+        .issues
+        .iter()
+        .map(|i| (i.line, i.reason.as_str()))
+        .collect();
+    assert_eq!(
+        rejected.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+        [7, 8, 10, 12],
+        "{rejected:?}"
+    );
+    assert!(
+        rejected[0].1.contains("not a valid phone number"),
+        "{}",
+        rejected[0].1
+    );
     assert!(rejected[1].1.contains("\"maybe\""), "{}", rejected[1].1);
     assert!(rejected[2].1.contains("03/04/2026"), "{}", rejected[2].1);
-    assert!(rejected[3].1.contains("phone cell is empty"), "{}", rejected[3].1);
+    assert!(
+        rejected[3].1.contains("phone cell is empty"),
+        "{}",
+        rejected[3].1
+    );
     assert!(r.issues.iter().all(|i| i.kind == IssueKind::Rejected));
-    assert!(r.warnings.iter().any(|w| w.contains("\"notes\"")), "{:?}", r.warnings);
-    assert!(r.warnings.iter().any(|w| w.contains("line 11 repeats +447911123456 from line 3; the two rows were merged")), "{:?}", r.warnings);
+    assert!(
+        r.warnings.iter().any(|w| w.contains("\"notes\"")),
+        "{:?}",
+        r.warnings
+    );
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w
+                .contains("line 11 repeats +447911123456 from line 3; the two rows were merged")),
+        "{:?}",
+        r.warnings
+    );
 
     let ana = contacts::require(d.store.conn(), "+447911123456").unwrap();
     assert_eq!(ana.name, "Ana again");
@@ -71,7 +103,12 @@ fn a_messy_file_imports_every_good_row_and_names_every_bad_line() {
     assert_eq!(ev.occurred_at, "2026-03-01T00:00:00.000000Z");
     assert!(ev.evidence_ref.as_deref().unwrap().ends_with("line 3"));
     assert_eq!(state(&d, "+447911123457"), (Some(OptedOut), None));
-    assert_eq!(contacts::require(d.store.conn(), "+34612345678").unwrap().name, "Chloé\nsecond line");
+    assert_eq!(
+        contacts::require(d.store.conn(), "+34612345678")
+            .unwrap()
+            .name,
+        "Chloé\nsecond line"
+    );
     assert!(verify(&d.store).unwrap().ok());
 }
 
@@ -89,13 +126,24 @@ fn importing_the_same_file_again_changes_nothing() {
 #[test]
 fn an_import_never_opts_an_opted_out_contact_back_in() {
     let mut d = db();
-    import(&mut d, "phone,marketing,utility\n07911123456,yes,yes\n", &Options { source: Some("form".into()), ..opts() });
+    import(
+        &mut d,
+        "phone,marketing,utility\n07911123456,yes,yes\n",
+        &Options {
+            source: Some("form".into()),
+            ..opts()
+        },
+    );
     d.set("+447911123456", Marketing, OptedOut);
     let csv = "phone,name,marketing,marketing_source\n07911123456,Ann,yes,new list\n";
     let r = import(&mut d, csv, &opts());
     assert_eq!(counts(&r), [0, 0, 0, 1, 0]);
     assert_eq!(r.issues[0].line, 2);
-    assert!(r.issues[0].reason.contains("never opts anyone back in"), "{}", r.issues[0].reason);
+    assert!(
+        r.issues[0].reason.contains("never opts anyone back in"),
+        "{}",
+        r.issues[0].reason
+    );
     let c = contacts::require(d.store.conn(), "+447911123456").unwrap();
     assert_eq!(c.marketing, Some(OptedOut));
     assert_eq!(c.name, "", "a blocked row writes nothing at all");
@@ -108,8 +156,17 @@ fn an_opt_in_needs_a_source_and_an_opt_out_does_not() {
     let r = import(&mut d, csv, &opts());
     assert_eq!(counts(&r), [1, 0, 0, 1, 0]);
     assert!(r.issues[0].reason.contains("needs a source"));
-    assert!(contacts::get(d.store.conn(), "+447911123456").unwrap().is_none());
-    let r = import(&mut d, csv, &Options { source: Some("Paper sign-up sheet".into()), ..opts() });
+    assert!(contacts::get(d.store.conn(), "+447911123456")
+        .unwrap()
+        .is_none());
+    let r = import(
+        &mut d,
+        csv,
+        &Options {
+            source: Some("Paper sign-up sheet".into()),
+            ..opts()
+        },
+    );
     assert_eq!(counts(&r), [1, 0, 1, 0, 0]);
     assert_eq!(state(&d, "+447911123456").0, Some(OptedIn));
 }
@@ -117,10 +174,21 @@ fn an_opt_in_needs_a_source_and_an_opt_out_does_not() {
 #[test]
 fn conflicting_rows_for_one_number_keep_the_opt_out() {
     let mut d = db();
-    let csv = "phone,name,marketing,consent_source\n07911123456,Ann,no,\n+447911123456,Annie,yes,fair\n";
+    let csv =
+        "phone,name,marketing,consent_source\n07911123456,Ann,no,\n+447911123456,Annie,yes,fair\n";
     let r = import(&mut d, csv, &opts());
-    assert_eq!((counts(&r), r.duplicates, r.events), ([1, 0, 0, 0, 0], 1, 1));
-    assert!(r.warnings.iter().any(|w| w.contains("line 3 opts +447911123456 in to marketing but line 2 opts them out")), "{:?}", r.warnings);
+    assert_eq!(
+        (counts(&r), r.duplicates, r.events),
+        ([1, 0, 0, 0, 0], 1, 1)
+    );
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w
+                .contains("line 3 opts +447911123456 in to marketing but line 2 opts them out")),
+        "{:?}",
+        r.warnings
+    );
     let c = contacts::require(d.store.conn(), "+447911123456").unwrap();
     assert_eq!((c.name.as_str(), c.marketing), ("Annie", Some(OptedOut)));
 }
@@ -130,7 +198,11 @@ fn opt_outs_from_a_file_are_always_applied() {
     let mut d = db();
     d.add("+447911123456");
     d.set("+447911123456", Marketing, OptedIn);
-    let r = import(&mut d, "phone,marketing,utility\n+447911123456,out,0\n", &opts());
+    let r = import(
+        &mut d,
+        "phone,marketing,utility\n+447911123456,out,0\n",
+        &opts(),
+    );
     assert_eq!(counts(&r), [0, 1, 0, 0, 0]);
     assert_eq!(r.events, 2);
     assert_eq!(state(&d, "+447911123456"), (Some(OptedOut), Some(OptedOut)));
@@ -139,11 +211,27 @@ fn opt_outs_from_a_file_are_always_applied() {
 #[test]
 fn a_dry_run_reports_exactly_what_the_import_does_and_writes_nothing() {
     let mut d = db();
-    let dry = import(&mut d, MESSY, &Options { dry_run: true, ..opts() });
+    let dry = import(
+        &mut d,
+        MESSY,
+        &Options {
+            dry_run: true,
+            ..opts()
+        },
+    );
     assert!(dry.dry_run);
-    assert_eq!(contacts::list(d.store.conn(), &Default::default()).unwrap().len(), 0);
+    assert_eq!(
+        contacts::list(d.store.conn(), &Default::default())
+            .unwrap()
+            .len(),
+        0
+    );
     assert_eq!(verify(&d.store).unwrap().events, 0);
-    let n: i64 = d.store.conn().query_row("SELECT count(*) FROM imports", [], |r| r.get(0)).unwrap();
+    let n: i64 = d
+        .store
+        .conn()
+        .query_row("SELECT count(*) FROM imports", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 0);
     let real = import(&mut d, MESSY, &opts());
     assert_eq!((counts(&dry), dry.events), (counts(&real), real.events));
@@ -153,11 +241,25 @@ fn a_dry_run_reports_exactly_what_the_import_does_and_writes_nothing() {
 fn suppressed_numbers_are_blocked() {
     let mut d = db();
     let salt = d.store.salt().to_vec();
-    suppression::add(d.store.conn(), &salt, "+447911123456", Reason::Erased, None, &time::now()).unwrap();
-    let r = import(&mut d, "phone,marketing,consent_source\n07911 123456,yes,fair\n", &opts());
+    suppression::add(
+        d.store.conn(),
+        &salt,
+        "+447911123456",
+        Reason::Erased,
+        None,
+        &time::now(),
+    )
+    .unwrap();
+    let r = import(
+        &mut d,
+        "phone,marketing,consent_source\n07911 123456,yes,fair\n",
+        &opts(),
+    );
     assert_eq!(counts(&r), [0, 0, 0, 1, 0]);
     assert!(r.issues[0].reason.contains("suppression list"));
-    assert!(contacts::get(d.store.conn(), "+447911123456").unwrap().is_none());
+    assert!(contacts::get(d.store.conn(), "+447911123456")
+        .unwrap()
+        .is_none());
     let e = contacts::add(&mut d.store, "+447911123456", "", &[]).unwrap_err();
     assert!(e.to_string().contains("suppression list"), "{e}");
 }
@@ -167,23 +269,48 @@ fn tabs_utf16_and_windows_1252_files() {
     let mut d = db();
     let utf16: Vec<u8> = [0xFF, 0xFE]
         .into_iter()
-        .chain("phone\tname\n07911123456\tZoë\n".encode_utf16().flat_map(u16::to_le_bytes))
+        .chain(
+            "phone\tname\n07911123456\tZoë\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
         .collect();
     let r = import_bytes(&mut d.store, &utf16, &opts()).unwrap();
     assert_eq!(r.added, 1);
-    assert_eq!(contacts::require(d.store.conn(), "+447911123456").unwrap().name, "Zoë");
+    assert_eq!(
+        contacts::require(d.store.conn(), "+447911123456")
+            .unwrap()
+            .name,
+        "Zoë"
+    );
     let r = import_bytes(&mut d.store, b"phone,name\n07911123457,Jos\xe9\n", &opts()).unwrap();
     assert_eq!(r.added, 1);
     assert!(r.warnings[0].contains("Windows-1252"));
-    assert_eq!(contacts::require(d.store.conn(), "+447911123457").unwrap().name, "José");
+    assert_eq!(
+        contacts::require(d.store.conn(), "+447911123457")
+            .unwrap()
+            .name,
+        "José"
+    );
 }
 
 #[test]
 fn a_file_without_a_region_names_what_to_do() {
     let mut d = db();
-    let r = import(&mut d, "phone\n07911123456\n+34612345678\n", &Options { region: None, ..opts() });
+    let r = import(
+        &mut d,
+        "phone\n07911123456\n+34612345678\n",
+        &Options {
+            region: None,
+            ..opts()
+        },
+    );
     assert_eq!(counts(&r), [1, 0, 0, 0, 1]);
-    assert!(r.issues[0].reason.contains("default_region"), "{}", r.issues[0].reason);
+    assert!(
+        r.issues[0].reason.contains("default_region"),
+        "{}",
+        r.issues[0].reason
+    );
 }
 
 #[test]
@@ -202,7 +329,15 @@ fn the_export_reads_back_to_the_same_state() {
             .collect::<Vec<_>>()
     };
     let mut fresh = db();
-    let r = import_bytes(&mut fresh.store, &csv, &Options { region: None, ..opts() }).unwrap();
+    let r = import_bytes(
+        &mut fresh.store,
+        &csv,
+        &Options {
+            region: None,
+            ..opts()
+        },
+    )
+    .unwrap();
     assert_eq!(r.rejected + r.blocked, 0, "{r:#?}");
     assert_eq!(snapshot(&fresh), snapshot(&d));
     let again = import_bytes(&mut d.store, &csv, &opts()).unwrap();

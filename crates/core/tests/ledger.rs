@@ -41,14 +41,20 @@ fn an_honest_ledger_verifies_and_matches_the_contacts() {
     assert_eq!((c.marketing, c.utility), (Some(OptedOut), Some(OptedIn)));
     let h = ledger::history(d.store.conn(), c.id).unwrap();
     assert_eq!(h.len(), 3);
-    assert_eq!(h[0].proof.as_deref(), Some("Yes, send me offers from Bakery Sol"));
+    assert_eq!(
+        h[0].proof.as_deref(),
+        Some("Yes, send me offers from Bakery Sol")
+    );
     assert!(h.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
 }
 
 #[test]
 fn setting_the_same_state_again_records_nothing() {
     let mut d = history();
-    assert_eq!(d.set("+447911123456", Marketing, OptedOut), Outcome::Unchanged);
+    assert_eq!(
+        d.set("+447911123456", Marketing, OptedOut),
+        Outcome::Unchanged
+    );
     assert_eq!(verify(&d.store).unwrap().events, 7);
 }
 
@@ -56,17 +62,26 @@ fn setting_the_same_state_again_records_nothing() {
 fn the_ledger_refuses_deletes_and_rewrites_through_sql() {
     let d = history();
     let c = rusqlite::Connection::open(d.path()).unwrap();
-    let e = c.execute("DELETE FROM consent_events WHERE id = 2", []).unwrap_err();
+    let e = c
+        .execute("DELETE FROM consent_events WHERE id = 2", [])
+        .unwrap_err();
     assert!(e.to_string().contains("append-only"), "{e}");
-    assert!(c.execute("UPDATE consent_events SET state = 'opted_in' WHERE id = 4", []).is_err());
+    assert!(c
+        .execute(
+            "UPDATE consent_events SET state = 'opted_in' WHERE id = 4",
+            []
+        )
+        .is_err());
 }
 
 #[test]
 fn an_edited_event_is_named() {
     let d = history();
-    d.raw("DROP TRIGGER consent_events_no_rewrite;
+    d.raw(
+        "DROP TRIGGER consent_events_no_rewrite;
            UPDATE consent_events SET state = 'opted_in' WHERE id = 4;
-           UPDATE contacts SET marketing = 'opted_in' WHERE phone = '+447911123456';");
+           UPDATE contacts SET marketing = 'opted_in' WHERE phone = '+447911123456';",
+    );
     assert_eq!(problem_event(&d), Some(EventId(4)));
 }
 
@@ -91,14 +106,16 @@ fn a_deleted_event_is_named() {
 fn reordered_events_are_named() {
     let d = history();
     // Swap the contents of events 2 and 3 (ids stay in place, the story changes order).
-    d.raw("DROP TRIGGER consent_events_no_rewrite;
+    d.raw(
+        "DROP TRIGGER consent_events_no_rewrite;
            CREATE TEMP TABLE t AS SELECT * FROM consent_events WHERE id IN (2, 3);
            UPDATE consent_events SET id = -id WHERE id IN (2, 3);
            INSERT INTO consent_events SELECT CASE id WHEN 2 THEN 3 ELSE 2 END, contact_id, subject,
                state, source_kind, actor, occurred_at, recorded_at, phone, source_detail, proof,
                evidence_ref, redacted_at, payload_hash, prev_hash, chain_hash FROM t;
            DROP TRIGGER consent_events_no_delete;
-           DELETE FROM consent_events WHERE id < 0;");
+           DELETE FROM consent_events WHERE id < 0;",
+    );
     assert_eq!(problem_event(&d), Some(EventId(2)));
 }
 
@@ -116,7 +133,11 @@ fn a_materialised_state_changed_by_hand_is_noticed() {
     d.raw("UPDATE contacts SET marketing = 'opted_in' WHERE phone = '+447911123456';");
     let p = verify(&d.store).unwrap().problem.unwrap();
     assert_eq!(p.event, None);
-    assert!(p.message.contains("+447911123456") && p.message.contains("marketing"), "{}", p.message);
+    assert!(
+        p.message.contains("+447911123456") && p.message.contains("marketing"),
+        "{}",
+        p.message
+    );
     let d = history();
     d.raw("UPDATE contacts SET meta_blocked = 1 WHERE phone = '+34612345678';");
     assert!(!verify(&d.store).unwrap().ok());
@@ -125,8 +146,10 @@ fn a_materialised_state_changed_by_hand_is_noticed() {
 #[test]
 fn a_redacted_payload_still_verifies_but_a_rewritten_one_does_not() {
     let d = history();
-    d.raw("UPDATE consent_events SET phone = NULL, proof = NULL, source_detail = NULL,
-               redacted_at = '2026-11-25T00:00:00.000000Z' WHERE contact_id = 1;");
+    d.raw(
+        "UPDATE consent_events SET phone = NULL, proof = NULL, source_detail = NULL,
+               redacted_at = '2026-11-25T00:00:00.000000Z' WHERE contact_id = 1;",
+    );
     assert!(verify(&d.store).unwrap().ok(), "erasure keeps the chain");
     d.raw("UPDATE consent_events SET redacted_at = NULL WHERE id = 1;");
     assert_eq!(problem_event(&d), Some(EventId(1)));
@@ -140,7 +163,10 @@ fn a_database_from_schema_version_1_opens_and_keeps_everything() {
         let mut old = Store::open_to(&path, 1).unwrap();
         assert_eq!(old.schema_version().unwrap(), 1);
         contacts::add(&mut old, "+447911123456", "Ann", &["vip".into()]).unwrap();
-        let mut d = common::Db { dir: tempfile::tempdir().unwrap(), store: old };
+        let mut d = common::Db {
+            dir: tempfile::tempdir().unwrap(),
+            store: old,
+        };
         d.set("+447911123456", Marketing, OptedIn);
         let no_imports = d.store.conn().prepare("SELECT * FROM imports");
         assert!(no_imports.is_err(), "version 1 has no imports table");
@@ -148,7 +174,10 @@ fn a_database_from_schema_version_1_opens_and_keeps_everything() {
     let store = Store::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let c = contacts::require(store.conn(), "+447911123456").unwrap();
-    assert_eq!((c.name.as_str(), c.tags.clone(), c.marketing), ("Ann", vec!["vip".to_string()], Some(OptedIn)));
+    assert_eq!(
+        (c.name.as_str(), c.tags.clone(), c.marketing),
+        ("Ann", vec!["vip".to_string()], Some(OptedIn))
+    );
     assert!(verify(&store).unwrap().ok());
     store.conn().prepare("SELECT * FROM imports").unwrap();
 }

@@ -84,11 +84,16 @@ pub struct Report {
 
 /// Imports the CSV file at `path`.
 pub fn import_file(store: &mut Store, path: &Path, opts: &Options) -> Result<Report> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut opts = opts.clone();
     if opts.file_name.is_empty() {
-        opts.file_name =
-            path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        opts.file_name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
     }
     import_bytes(store, &bytes, &opts)
 }
@@ -115,8 +120,10 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
             // The parser owns the sender, so the channel closes when it is done.
             scope.spawn(move || {
                 for chunk in records.chunks(2048) {
-                    let parsed =
-                        chunk.par_iter().map(|r| row::parse(r, layout, region, salt, now)).collect();
+                    let parsed = chunk
+                        .par_iter()
+                        .map(|r| row::parse(r, layout, region, salt, now))
+                        .collect();
                     if send.send(parsed).is_err() {
                         break; // the writer stopped early (an error); nothing more to do
                     }
@@ -132,12 +139,18 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
             writer.finish()
         })
     };
-    let mut report = if opts.dry_run { store.dry_run_tx(run)? } else { store.with_tx(run)? };
+    let mut report = if opts.dry_run {
+        store.dry_run_tx(run)?
+    } else {
+        store.with_tx(run)?
+    };
     report.dry_run = opts.dry_run;
     warnings.append(&mut report.warnings);
     report.warnings = warnings;
     if !layout.has_consent_columns() {
-        report.warnings.push("the file has no marketing or utility column, so no consent was imported".into());
+        report
+            .warnings
+            .push("the file has no marketing or utility column, so no consent was imported".into());
     }
     Ok(report)
 }
@@ -195,7 +208,12 @@ impl<'t, 'c> Writer<'t, 'c> {
             IssueKind::Blocked => self.report.blocked += 1,
             IssueKind::Rejected => self.report.rejected += 1,
         }
-        self.report.issues.push(Issue { line, kind, phone, reason });
+        self.report.issues.push(Issue {
+            line,
+            kind,
+            phone,
+            reason,
+        });
     }
 
     /// Takes one parsed record: rejects it, or merges it with an earlier row for the same
@@ -280,7 +298,12 @@ impl<'t, 'c> Writer<'t, 'c> {
             changes.push((topic, cell, source));
         }
         if !blocked.is_empty() {
-            self.issue(row.line, IssueKind::Blocked, Some(row.phone.clone()), blocked.join("; "));
+            self.issue(
+                row.line,
+                IssueKind::Blocked,
+                Some(row.phone.clone()),
+                blocked.join("; "),
+            );
             return Ok(());
         }
 
@@ -289,7 +312,9 @@ impl<'t, 'c> Writer<'t, 'c> {
             Some(e) => {
                 if let Some(name) = row.name.as_deref().filter(|n| *n != e.name) {
                     self.tx
-                        .prepare_cached("UPDATE contacts SET name = ?1, updated_at = ?2 WHERE id = ?3")?
+                        .prepare_cached(
+                            "UPDATE contacts SET name = ?1, updated_at = ?2 WHERE id = ?3",
+                        )?
                         .execute(params![name, self.now_db, e.id.0])?;
                     changed = true;
                 }

@@ -102,7 +102,9 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], warnings: &mut Vec<String>) -> Cow<'a,
                  If names look wrong, save it from Excel as \"CSV UTF-8\" and import again"
                     .into(),
             );
-            encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0
         }
     }
 }
@@ -123,7 +125,11 @@ pub(crate) fn detect_delimiter(text: &str) -> u8 {
             }
         }
     }
-    counts.iter().max_by_key(|(_, n)| *n).filter(|(_, n)| *n > 0).map_or(b',', |(d, _)| *d)
+    counts
+        .iter()
+        .max_by_key(|(_, n)| *n)
+        .filter(|(_, n)| *n > 0)
+        .map_or(b',', |(d, _)| *d)
 }
 
 fn is_blank(rec: &StringRecord) -> bool {
@@ -146,7 +152,9 @@ pub(crate) fn read_table(text: &str) -> Result<Table> {
     loop {
         let more = reader.read_record(&mut rec).map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
-            Error::invalid(format!("the file cannot be read as CSV near line {line}: {e}"))
+            Error::invalid(format!(
+                "the file cannot be read as CSV near line {line}: {e}"
+            ))
         })?;
         if !more {
             break;
@@ -157,11 +165,18 @@ pub(crate) fn read_table(text: &str) -> Result<Table> {
         let line = record_start_line(bytes, &rec);
         match &header {
             None => header = Some(map_header(&rec, &mut warnings)?),
-            Some(_) => records.push(Record { line, fields: rec.clone() }),
+            Some(_) => records.push(Record {
+                line,
+                fields: rec.clone(),
+            }),
         }
     }
     let header = header.ok_or_else(|| Error::invalid("the file is empty: it has no header row"))?;
-    Ok(Table { header, records, warnings })
+    Ok(Table {
+        header,
+        records,
+        warnings,
+    })
 }
 
 /// The csv crate places a record at the end of the previous one, before any blank lines; step
@@ -199,11 +214,17 @@ fn map_header(rec: &StringRecord, warnings: &mut Vec<String>) -> Result<Header> 
     if !columns.contains(&Some(Column::Phone)) {
         return Err(Error::invalid(format!(
             "the header row has no phone column (it has: {}); name one column \"phone\"",
-            rec.iter().map(|n| format!("{:?}", n.trim())).collect::<Vec<_>>().join(", ")
+            rec.iter()
+                .map(|n| format!("{:?}", n.trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     if !ignored.is_empty() {
-        warnings.push(format!("columns OptDesk does not read were ignored: {}", ignored.join(", ")));
+        warnings.push(format!(
+            "columns OptDesk does not read were ignored: {}",
+            ignored.join(", ")
+        ));
     }
     Ok(Header { columns })
 }
@@ -214,9 +235,14 @@ mod tests {
 
     #[test]
     fn headers_in_any_case_and_order() {
-        let t = read_table("Name;PHONE;Marketing Source;extra\nAnn;+447911123456;fair;x\n").unwrap();
+        let t =
+            read_table("Name;PHONE;Marketing Source;extra\nAnn;+447911123456;fair;x\n").unwrap();
         assert_eq!(t.header.index_of(Column::Phone), Some(1));
-        assert_eq!(t.header.index_of(Column::Consent(TopicCol::Marketing, Field::Source)), Some(2));
+        assert_eq!(
+            t.header
+                .index_of(Column::Consent(TopicCol::Marketing, Field::Source)),
+            Some(2)
+        );
         assert!(t.warnings[0].contains("\"extra\""), "{:?}", t.warnings);
     }
 
@@ -241,7 +267,10 @@ mod tests {
     fn encodings() {
         let mut w = Vec::new();
         assert_eq!(decode("\u{feff}phone".as_bytes(), &mut w), "phone");
-        let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("né".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("né".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
         assert_eq!(decode(&utf16, &mut w), "né");
         assert!(w.is_empty());
         assert_eq!(decode(b"Jos\xe9", &mut w), "José");
@@ -250,8 +279,14 @@ mod tests {
 
     #[test]
     fn a_file_without_a_phone_column_is_refused_whole() {
-        let e = read_table("name,email\nAnn,a@b\n").err().unwrap().to_string();
-        assert!(e.contains("no phone column") && e.contains("\"email\""), "{e}");
+        let e = read_table("name,email\nAnn,a@b\n")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("no phone column") && e.contains("\"email\""),
+            "{e}"
+        );
         assert!(read_table("\n\n").is_err());
         assert!(read_table("phone,Phone Number\n").is_err());
     }

@@ -53,7 +53,10 @@ const FIELDS: [Field; 4] = [Field::State, Field::Source, Field::At, Field::Text]
 impl Layout {
     pub fn new(h: &Header) -> Layout {
         let mut consent = [[None; 4]; 3];
-        for (t, topic) in [TopicCol::Marketing, TopicCol::Utility, TopicCol::Both].into_iter().enumerate() {
+        for (t, topic) in [TopicCol::Marketing, TopicCol::Utility, TopicCol::Both]
+            .into_iter()
+            .enumerate()
+        {
             for (f, field) in FIELDS.into_iter().enumerate() {
                 consent[t][f] = h.index_of(Column::Consent(topic, field));
             }
@@ -86,8 +89,10 @@ pub(crate) fn consent_value(cell: &str) -> Result<Option<ConsentState>, String> 
     })
 }
 
-fn cell<'r>(rec: &'r Record, i: Option<usize>) -> Option<&'r str> {
-    i.and_then(|i| rec.fields.get(i)).map(str::trim).filter(|s| !s.is_empty())
+fn cell(rec: &Record, i: Option<usize>) -> Option<&str> {
+    i.and_then(|i| rec.fields.get(i))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 pub(crate) fn parse(
@@ -120,19 +125,25 @@ pub(crate) fn parse(
     let mut topics: [Option<TopicCell>; 2] = [None, None];
     for (t, topic) in [Topic::Marketing, Topic::Utility].into_iter().enumerate() {
         let state_cell = cell(rec, layout.consent[t][0]).unwrap_or("");
-        let Some(state) = consent_value(state_cell).map_err(|e| fail(format!("{topic}: {e}")))? else {
+        let Some(state) = consent_value(state_cell).map_err(|e| fail(format!("{topic}: {e}")))?
+        else {
             continue;
         };
         // A per-topic column wins over the shared consent_* one.
-        let pick = |f: usize| cell(rec, layout.consent[t][f]).or_else(|| cell(rec, layout.consent[2][f]));
+        let pick =
+            |f: usize| cell(rec, layout.consent[t][f]).or_else(|| cell(rec, layout.consent[2][f]));
         let at = match pick(2) {
             None => None,
             Some(s) => {
                 let at = time::parse_user(s).ok_or_else(|| {
-                    fail(format!("{topic}: {s:?} is not a date (write it as 2026-03-01 or 2026-03-01 14:30)"))
+                    fail(format!(
+                        "{topic}: {s:?} is not a date (write it as 2026-03-01 or 2026-03-01 14:30)"
+                    ))
                 })?;
                 if at > now + chrono::Duration::days(1) {
-                    return Err(fail(format!("{topic}: the consent date {s} is in the future")));
+                    return Err(fail(format!(
+                        "{topic}: the consent date {s} is in the future"
+                    )));
                 }
                 Some(at)
             }
@@ -173,8 +184,15 @@ impl ParsedRow {
         for (t, cell) in later.topics.into_iter().enumerate() {
             let Some(cell) = cell else { continue };
             match &self.topics[t] {
-                Some(kept) if kept.state == ConsentState::OptedOut && cell.state == ConsentState::OptedIn => {
-                    let topic = if t == 0 { Topic::Marketing } else { Topic::Utility };
+                Some(kept)
+                    if kept.state == ConsentState::OptedOut
+                        && cell.state == ConsentState::OptedIn =>
+                {
+                    let topic = if t == 0 {
+                        Topic::Marketing
+                    } else {
+                        Topic::Utility
+                    };
                     note = Some(format!(
                         "line {} opts {} in to {topic} but line {} opts them out; the opt-out was kept",
                         cell.line, self.phone, kept.line

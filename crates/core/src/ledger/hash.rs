@@ -60,7 +60,14 @@ pub fn chain_hash(prev: &Hash, payload: &Hash, m: &Meta<'_>) -> Hash {
     h.update(payload);
     h.update(m.id.to_le_bytes());
     h.update(m.contact_id.to_le_bytes());
-    for f in [m.subject, m.state, m.source_kind, m.actor, m.occurred_at, m.recorded_at] {
+    for f in [
+        m.subject,
+        m.state,
+        m.source_kind,
+        m.actor,
+        m.occurred_at,
+        m.recorded_at,
+    ] {
         field(&mut h, Some(f));
     }
     h.finalize().into()
@@ -72,15 +79,35 @@ mod tests {
 
     #[test]
     fn absent_and_empty_fields_hash_differently() {
-        let a = Payload { phone: Some("+1"), source_detail: None, proof: Some(""), evidence_ref: None };
-        let b = Payload { phone: Some("+1"), source_detail: Some(""), proof: None, evidence_ref: None };
+        let a = Payload {
+            phone: Some("+1"),
+            source_detail: None,
+            proof: Some(""),
+            evidence_ref: None,
+        };
+        let b = Payload {
+            phone: Some("+1"),
+            source_detail: Some(""),
+            proof: None,
+            evidence_ref: None,
+        };
         assert_ne!(payload_hash(&a), payload_hash(&b));
     }
 
     #[test]
     fn moving_text_between_fields_changes_the_hash() {
-        let a = Payload { phone: Some("+1"), source_detail: Some("ab"), proof: Some("c"), evidence_ref: None };
-        let b = Payload { phone: Some("+1"), source_detail: Some("a"), proof: Some("bc"), evidence_ref: None };
+        let a = Payload {
+            phone: Some("+1"),
+            source_detail: Some("ab"),
+            proof: Some("c"),
+            evidence_ref: None,
+        };
+        let b = Payload {
+            phone: Some("+1"),
+            source_detail: Some("a"),
+            proof: Some("bc"),
+            evidence_ref: None,
+        };
         assert_ne!(payload_hash(&a), payload_hash(&b));
     }
 }

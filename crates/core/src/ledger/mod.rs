@@ -86,13 +86,22 @@ impl<'t, 'c> Appender<'t, 'c> {
             }
             None => (0, hash::GENESIS, 0),
         };
-        Ok(Appender { tx, prev, last_id, count, recorded_at: time::to_db(&time::now()) })
+        Ok(Appender {
+            tx,
+            prev,
+            last_id,
+            count,
+            recorded_at: time::to_db(&time::now()),
+        })
     }
 
     /// Records `ev` and sets the contact's materialised column to match.
     pub fn append(&mut self, ev: &NewEvent<'_>) -> Result<EventId> {
         if !ev.subject.accepts(ev.state) {
-            return Err(Error::invalid(format!("{} cannot be {}", ev.subject, ev.state)));
+            return Err(Error::invalid(format!(
+                "{} cannot be {}",
+                ev.subject, ev.state
+            )));
         }
         let id = self.last_id + 1;
         let occurred_at = time::to_db(&ev.occurred_at);
@@ -141,9 +150,16 @@ impl<'t, 'c> Appender<'t, 'c> {
         let changed = self
             .tx
             .prepare_cached(materialise_sql(ev.subject))?
-            .execute(params![materialised_value(ev.state), self.recorded_at, ev.contact.0])?;
+            .execute(params![
+                materialised_value(ev.state),
+                self.recorded_at,
+                ev.contact.0
+            ])?;
         if changed != 1 {
-            return Err(Error::invalid(format!("no contact with id {}", ev.contact.0)));
+            return Err(Error::invalid(format!(
+                "no contact with id {}",
+                ev.contact.0
+            )));
         }
         self.prev = chain_hash;
         self.last_id = id;
@@ -179,8 +195,12 @@ fn materialise_sql(subject: Subject) -> &'static str {
     match subject {
         Subject::Marketing => "UPDATE contacts SET marketing = ?1, updated_at = ?2 WHERE id = ?3",
         Subject::Utility => "UPDATE contacts SET utility = ?1, updated_at = ?2 WHERE id = ?3",
-        Subject::MetaBlocked => "UPDATE contacts SET meta_blocked = ?1, updated_at = ?2 WHERE id = ?3",
-        Subject::Unreachable => "UPDATE contacts SET unreachable = ?1, updated_at = ?2 WHERE id = ?3",
+        Subject::MetaBlocked => {
+            "UPDATE contacts SET meta_blocked = ?1, updated_at = ?2 WHERE id = ?3"
+        }
+        Subject::Unreachable => {
+            "UPDATE contacts SET unreachable = ?1, updated_at = ?2 WHERE id = ?3"
+        }
         Subject::ReviewPending => {
             "UPDATE contacts SET review_pending = ?1, updated_at = ?2 WHERE id = ?3"
         }
@@ -206,7 +226,8 @@ pub fn history(conn: &Connection, contact: ContactId) -> Result<Vec<Event>> {
          FROM consent_events WHERE contact_id = ?1 ORDER BY id",
     )?;
     let rows = stmt.query_map([contact.0], read_event)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(Error::from)
+    rows.collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(Error::from)
 }
 
 /// The latest event per topic for every contact that has one: the evidence an export carries.

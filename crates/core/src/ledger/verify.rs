@@ -39,7 +39,10 @@ impl VerifyReport {
 }
 
 fn event_problem(id: i64, message: String) -> Option<Problem> {
-    Some(Problem { event: Some(EventId(id)), message })
+    Some(Problem {
+        event: Some(EventId(id)),
+        message,
+    })
 }
 
 fn to_hash(v: Vec<u8>) -> Option<Hash> {
@@ -56,7 +59,11 @@ pub fn verify(store: &Store) -> Result<VerifyReport> {
 }
 
 fn verify_in(conn: &rusqlite::Connection) -> Result<VerifyReport> {
-    let mut report = VerifyReport { events: 0, contacts: 0, problem: None };
+    let mut report = VerifyReport {
+        events: 0,
+        contacts: 0,
+        problem: None,
+    };
     // Latest state per (contact, subject), as the ledger tells it.
     let mut latest: HashMap<(i64, Subject), String> = HashMap::new();
     let mut prev = hash::GENESIS;
@@ -73,10 +80,15 @@ fn verify_in(conn: &rusqlite::Connection) -> Result<VerifyReport> {
         let id: i64 = r.get(0)?;
         report.events += 1;
         if id != last_id + 1 {
-            let missing = if id > last_id + 1 { format!("event #{} is missing", last_id + 1) } else {
+            let missing = if id > last_id + 1 {
+                format!("event #{} is missing", last_id + 1)
+            } else {
                 "events are out of order".to_string()
             };
-            report.problem = event_problem(id, format!("the ledger has a gap before event #{id}: {missing} (deleted?)"));
+            report.problem = event_problem(
+                id,
+                format!("the ledger has a gap before event #{id}: {missing} (deleted?)"),
+            );
             return Ok(report);
         }
         let subject_text: String = r.get(2)?;
@@ -88,9 +100,11 @@ fn verify_in(conn: &rusqlite::Connection) -> Result<VerifyReport> {
             evidence_ref: r.get_ref(11)?.as_str_or_null()?,
         };
         let redacted = r.get::<_, Option<String>>(12)?.is_some();
-        let (Some(stored_payload), Some(stored_prev), Some(stored_chain)) =
-            (to_hash(r.get(13)?), to_hash(r.get(14)?), to_hash(r.get(15)?))
-        else {
+        let (Some(stored_payload), Some(stored_prev), Some(stored_chain)) = (
+            to_hash(r.get(13)?),
+            to_hash(r.get(14)?),
+            to_hash(r.get(15)?),
+        ) else {
             report.problem = event_problem(id, format!("event #{id} has a damaged hash field"));
             return Ok(report);
         };

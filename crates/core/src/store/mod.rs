@@ -21,7 +21,9 @@ pub use migrations::LATEST as SCHEMA_VERSION;
 /// `~/Library/Application Support/optdesk/…` on macOS, `%APPDATA%\optdesk\…` on Windows).
 pub fn default_db_path() -> Result<PathBuf> {
     let base = dirs::data_dir().ok_or_else(|| {
-        Error::invalid("this system reports no per-user data directory; pass --db PATH or set OPTDESK_DB")
+        Error::invalid(
+            "this system reports no per-user data directory; pass --db PATH or set OPTDESK_DB",
+        )
     })?;
     Ok(base.join("optdesk").join("optdesk.sqlite3"))
 }
@@ -36,7 +38,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -50,7 +54,10 @@ impl Store {
     /// OptDesk left them.
     #[doc(hidden)]
     pub fn open_to(path: &Path, version: i64) -> Result<Store> {
-        let open_err = |reason: String| Error::Open { path: path.to_path_buf(), reason };
+        let open_err = |reason: String| Error::Open {
+            path: path.to_path_buf(),
+            reason,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| open_err(format!("cannot create its folder: {e}")))?;
@@ -58,7 +65,8 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_err(e.to_string()))?;
+        let mut conn =
+            Connection::open_with_flags(path, flags).map_err(|e| open_err(e.to_string()))?;
         conn.busy_timeout(Duration::from_secs(10))?;
 
         let found: i64 = conn
@@ -79,7 +87,11 @@ impl Store {
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
 
         let salt = migrate(&mut conn, found, version)?;
-        Ok(Store { conn, path: path.to_path_buf(), salt })
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            salt,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -97,7 +109,9 @@ impl Store {
 
     /// The schema version of the open file.
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     /// Runs `f` in one IMMEDIATE transaction: it takes the write lock up front, so two writers
@@ -114,8 +128,13 @@ impl Store {
     }
 
     fn tx_then<T>(&mut self, commit: bool, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&Tx { tx: &tx, salt: &self.salt })?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&Tx {
+            tx: &tx,
+            salt: &self.salt,
+        })?;
         if commit {
             tx.commit()?;
         } else {
@@ -156,13 +175,17 @@ fn migrate(conn: &mut Connection, from: i64, to: i64) -> Result<Vec<u8>> {
             tx.pragma_update(None, "user_version", version)?;
         }
     }
-    let salt: Option<Vec<u8>> =
-        tx.query_row("SELECT salt FROM installation WHERE id = 1", [], |r| r.get(0)).optional()?;
+    let salt: Option<Vec<u8>> = tx
+        .query_row("SELECT salt FROM installation WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
     let salt = match salt {
         Some(s) => s,
         None => {
             let mut s = vec![0u8; 32];
-            getrandom::fill(&mut s).map_err(|e| Error::invalid(format!("no system randomness: {e}")))?;
+            getrandom::fill(&mut s)
+                .map_err(|e| Error::invalid(format!("no system randomness: {e}")))?;
             tx.execute(
                 "INSERT INTO installation (id, salt, created_at) VALUES (1, ?1, ?2)",
                 rusqlite::params![s, time::to_db(&time::now())],
@@ -184,14 +207,24 @@ mod tests {
         let path = dir.path().join("nested/optdesk.sqlite3");
         let store = Store::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
-        let mode: String = store.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let mode: String = store
+            .conn()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(mode, "wal");
-        let fk: i64 = store.conn().query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        let fk: i64 = store
+            .conn()
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(fk, 1);
         assert_eq!(store.salt().len(), 32);
         let salt = store.salt().to_vec();
         drop(store);
-        assert_eq!(Store::open(&path).unwrap().salt(), salt, "the salt is made once");
+        assert_eq!(
+            Store::open(&path).unwrap().salt(),
+            salt,
+            "the salt is made once"
+        );
     }
 
     #[test]
@@ -200,13 +233,21 @@ mod tests {
         let path = dir.path().join("future.sqlite3");
         {
             let c = Connection::open(&path).unwrap();
-            c.execute_batch("CREATE TABLE from_the_future (x); PRAGMA user_version = 99;").unwrap();
+            c.execute_batch("CREATE TABLE from_the_future (x); PRAGMA user_version = 99;")
+                .unwrap();
         }
         let before = std::fs::read(&path).unwrap();
         let err = Store::open(&path).unwrap_err();
-        assert!(matches!(err, Error::SchemaTooNew { found: 99, .. }), "{err}");
+        assert!(
+            matches!(err, Error::SchemaTooNew { found: 99, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("newer OptDesk"), "{err}");
-        assert_eq!(std::fs::read(&path).unwrap(), before, "not one byte changed");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "not one byte changed"
+        );
         assert!(!dir.path().join("future.sqlite3-wal").exists());
     }
 
@@ -214,7 +255,11 @@ mod tests {
     fn a_file_that_is_not_a_database_is_refused_clearly() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notes.sqlite3");
-        std::fs::write(&path, b"these are my shopping notes, not a database at all....").unwrap();
+        std::fs::write(
+            &path,
+            b"these are my shopping notes, not a database at all....",
+        )
+        .unwrap();
         let err = Store::open(&path).unwrap_err().to_string();
         assert!(err.contains("not an OptDesk database"), "{err}");
     }
@@ -228,7 +273,10 @@ mod tests {
             Err(Error::invalid("boom"))
         });
         assert!(r.is_err());
-        let n: i64 = store.conn().query_row("SELECT count(*) FROM settings", [], |r| r.get(0)).unwrap();
+        let n: i64 = store
+            .conn()
+            .query_row("SELECT count(*) FROM settings", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 0);
     }
 }

@@ -1,0 +1,161 @@
+//! The command line. Users' scripts depend on these names: add, don't rename.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "optdesk",
+    version,
+    about = "Keep WhatsApp customers' consent with proof, and never message anyone who opted out.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// The database file (default: the per-user data directory the desktop app uses too).
+    #[arg(long, global = true, env = "OPTDESK_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Who is making changes, as recorded in the consent ledger (default: cli:$USER).
+    #[arg(long, global = true, env = "OPTDESK_ACTOR", value_name = "NAME")]
+    pub actor: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add, edit, list, import and export contacts.
+    #[command(subcommand, visible_alias = "contact")]
+    Contacts(ContactsCmd),
+    /// Record consent and check the ledger.
+    #[command(subcommand)]
+    Consent(ConsentCmd),
+    /// Read and change settings (default_region, business_name, frequency_cap_hours…).
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContactsCmd {
+    /// Import contacts (and their consent) from a CSV file.
+    Import(ImportArgs),
+    /// List contacts.
+    List(ListArgs),
+    /// Show one contact with its consent history.
+    Show {
+        phone: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a contact (with no consent: record that with `consent set`).
+    Add {
+        phone: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// A tag (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+    },
+    /// Change a contact's name or tags.
+    Edit {
+        phone: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Add a tag (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// Remove a tag (repeatable).
+        #[arg(long = "untag", value_name = "TAG")]
+        untags: Vec<String>,
+    },
+    /// Every contact with its consent and latest evidence, as CSV that `import` reads back.
+    Export {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    pub file: PathBuf,
+    /// Country for numbers written without +code, e.g. GB (default: the default_region setting).
+    #[arg(long, value_name = "CC")]
+    pub region: Option<String>,
+    /// Where the consent in the file came from, for rows without a source column.
+    #[arg(long, value_name = "TEXT")]
+    pub source: Option<String>,
+    /// Show what would change and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long)]
+    pub json: bool,
+    /// Only contacts with this tag (repeatable: any of them).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// opted_in, opted_out or unknown.
+    #[arg(long, value_name = "STATE")]
+    pub marketing: Option<String>,
+    /// opted_in, opted_out or unknown.
+    #[arg(long, value_name = "STATE")]
+    pub utility: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsentCmd {
+    /// Record a consent decision in the ledger.
+    Set(SetArgs),
+    /// Check the ledger's hash chain and that every contact's consent matches it.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    pub phone: String,
+    /// marketing or utility.
+    #[arg(long)]
+    pub topic: String,
+    /// opted_in or opted_out.
+    #[arg(long)]
+    pub state: String,
+    /// How you know ("phone call", "paper form at the till", …).
+    #[arg(long, value_name = "TEXT")]
+    pub source: String,
+    /// The words the customer agreed to, or what they said to opt out.
+    #[arg(long, value_name = "TEXT")]
+    pub proof: Option<String>,
+    /// The kind of source (in_store, phone_call, paper_form, web_form, owner_toggle…);
+    /// guessed from --source when it names one.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// When the customer said so (default: now), e.g. 2026-03-01 14:30.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Print a setting's value.
+    Get { key: String },
+    /// Change a setting.
+    Set { key: String, value: String },
+    /// Remove a setting (back to its default).
+    Unset { key: String },
+    /// Every setting with its value.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}

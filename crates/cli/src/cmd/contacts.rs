@@ -1,0 +1,257 @@
+//! `optdesk contacts …`
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use optdesk_core::contacts::{self, Contact, Edit, Filter};
+use optdesk_core::import::{self, IssueKind, Options, Report};
+use optdesk_core::ledger::{self, Event};
+use optdesk_core::phone::Region;
+use optdesk_core::{export, ConsentState};
+
+use super::{Ctx, Error};
+use crate::args::{ContactsCmd, ImportArgs, ListArgs};
+use crate::{out, CliResult, Done};
+
+pub fn run(mut ctx: Ctx, cmd: ContactsCmd) -> CliResult {
+    match cmd {
+        ContactsCmd::Import(a) => import(&mut ctx, a),
+        ContactsCmd::List(a) => list(&ctx, a),
+        ContactsCmd::Show { phone, json } => show(&ctx, &phone, json),
+        ContactsCmd::Add { phone, name, tags } => {
+            let phone = ctx.phone(&phone)?;
+            let c = contacts::add(&mut ctx.store, &phone, name.as_deref().unwrap_or(""), &tags)?;
+            println!("Added {}{}.", c.phone, name_suffix(&c));
+            Ok(Done::Ok)
+        }
+        ContactsCmd::Edit {
+            phone,
+            name,
+            tags,
+            untags,
+        } => {
+            let phone = ctx.phone(&phone)?;
+            let edit = Edit {
+                name,
+                add_tags: tags,
+                remove_tags: untags,
+            };
+            let c = contacts::edit(&mut ctx.store, &phone, &edit)?;
+            println!("{}{}: tags {}.", c.phone, name_suffix(&c), tag_list(&c));
+            Ok(Done::Ok)
+        }
+        ContactsCmd::Export { json } => {
+            let rows = export::collect(&ctx.store)?;
+            if json {
+                out::json(&rows)?;
+            } else {
+                let mut w = out::stdout();
+                export::write_csv(&rows, &mut w)?;
+                w.flush()?;
+            }
+            Ok(Done::Ok)
+        }
+    }
+}
+
+fn name_suffix(c: &Contact) -> String {
+    if c.name.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", c.name)
+    }
+}
+
+fn tag_list(c: &Contact) -> String {
+    if c.tags.is_empty() {
+        "none".into()
+    } else {
+        c.tags.join(", ")
+    }
+}
+
+fn import(ctx: &mut Ctx, a: ImportArgs) -> CliResult {
+    let opts = Options {
+        region: a.region.as_deref().map(Region::parse).transpose()?,
+        source: a.source.filter(|s| !s.trim().is_empty()),
+        dry_run: a.dry_run,
+        actor: ctx.actor.clone(),
+        file_name: String::new(),
+    };
+    let report = import::import_file(&mut ctx.store, &a.file, &opts)?;
+    if a.json {
+        out::json(&report)?;
+    } else {
+        print_report(&a.file.display().to_string(), &report)?;
+    }
+    Ok(Done::Ok)
+}
+
+fn print_report(file: &str, r: &Report) -> Result<(), Error> {
+    let mut w = out::stdout();
+    let counts = format!(
+        "{} added, {} updated, {} unchanged, {} blocked, {} rejected; {} consent event{}",
+        r.added,
+        r.updated,
+        r.unchanged,
+        r.blocked,
+        r.rejected,
+        r.events,
+        if r.events == 1 { "" } else { "s" }
+    );
+    if r.dry_run {
+        writeln!(
+            w,
+            "Dry run of {file}: nothing was written. Importing it would give: {counts}."
+        )?;
+    } else {
+        writeln!(w, "Imported {file}: {counts}.")?;
+    }
+    for (kind, title) in [
+        (IssueKind::Rejected, "Rejected"),
+        (IssueKind::Blocked, "Blocked"),
+    ] {
+        let issues: Vec<_> = r.issues.iter().filter(|i| i.kind == kind).collect();
+        if !issues.is_empty() {
+            writeln!(w, "{title}:")?;
+            for i in issues {
+                let phone = i
+                    .phone
+                    .as_deref()
+                    .map(|p| format!(" {p}"))
+                    .unwrap_or_default();
+                writeln!(w, "  line {}{phone}: {}", i.line, i.reason)?;
+            }
+        }
+    }
+    if !r.warnings.is_empty() {
+        writeln!(w, "Notes:")?;
+        for note in &r.warnings {
+            writeln!(w, "  {note}")?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn list(ctx: &Ctx, a: ListArgs) -> CliResult {
+    let filter = Filter {
+        tags: a.tags,
+        marketing: a
+            .marketing
+            .as_deref()
+            .map(ConsentState::parse_filter)
+            .transpose()?,
+        utility: a
+            .utility
+            .as_deref()
+            .map(ConsentState::parse_filter)
+            .transpose()?,
+    };
+    let list = contacts::list(ctx.store.conn(), &filter)?;
+    if a.json {
+        let mut w = out::stdout();
+        serde_json::to_writer(&mut w, &list).map_err(std::io::Error::from)?;
+        writeln!(w)?;
+        w.flush()?;
+        return Ok(Done::Ok);
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|c| {
+            vec![
+                c.phone.clone(),
+                c.name.replace('\n', " "),
+                c.tags.join(", "),
+                consent_cell(c.marketing, c),
+                ConsentState::label(c.utility).to_string(),
+            ]
+        })
+        .collect();
+    let mut w = out::stdout();
+    out::table(
+        &["PHONE", "NAME", "TAGS", "MARKETING", "UTILITY"],
+        &rows,
+        &mut w,
+    )?;
+    writeln!(
+        w,
+        "{} contact{}",
+        list.len(),
+        if list.len() == 1 { "" } else { "s" }
+    )?;
+    w.flush()?;
+    Ok(Done::Ok)
+}
+
+fn consent_cell(state: Option<ConsentState>, c: &Contact) -> String {
+    let mut s = ConsentState::label(state).to_string();
+    if c.suppressed {
+        s += " (suppressed)";
+    } else if c.meta_blocked {
+        s += " (blocked in WhatsApp)";
+    }
+    s
+}
+
+#[derive(Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    contact: &'a Contact,
+    history: &'a [Event],
+}
+
+fn show(ctx: &Ctx, phone: &str, json: bool) -> CliResult {
+    let phone = ctx.phone(phone)?;
+    let c = contacts::require(ctx.store.conn(), &phone)?;
+    let history = ledger::history(ctx.store.conn(), c.id)?;
+    if json {
+        out::json(&Shown {
+            contact: &c,
+            history: &history,
+        })?;
+        return Ok(Done::Ok);
+    }
+    let mut w = out::stdout();
+    writeln!(w, "{}{}", c.phone, name_suffix(&c))?;
+    writeln!(w, "  tags:      {}", tag_list(&c))?;
+    writeln!(w, "  marketing: {}", consent_cell(c.marketing, &c))?;
+    writeln!(w, "  utility:   {}", ConsentState::label(c.utility))?;
+    let flags: Vec<&str> = [
+        (c.suppressed, "on the suppression list"),
+        (c.meta_blocked, "stopped marketing in WhatsApp"),
+        (c.unreachable, "unreachable on WhatsApp"),
+        (c.review_pending, "a message awaits review"),
+    ]
+    .into_iter()
+    .filter_map(|(on, text)| on.then_some(text))
+    .collect();
+    if !flags.is_empty() {
+        writeln!(w, "  flags:     {}", flags.join("; "))?;
+    }
+    writeln!(w, "History (oldest first):")?;
+    if history.is_empty() {
+        writeln!(w, "  no consent recorded yet")?;
+    }
+    for e in &history {
+        let detail = e
+            .source_detail
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        writeln!(
+            w,
+            "  {} {} {}: {} via {}{detail}, by {}",
+            e.id, e.occurred_at, e.subject, e.state, e.source_kind, e.actor
+        )?;
+        if let Some(p) = &e.proof {
+            writeln!(w, "      proof: {p}")?;
+        }
+        if let Some(r) = &e.evidence_ref {
+            writeln!(w, "      evidence: {r}")?;
+        }
+    }
+    w.flush()?;
+    Ok(Done::Ok)
+}
