@@ -169,38 +169,91 @@ pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Contact>> {
     Ok(contacts)
 }
 
-/// Inserts a new contact row (no consent: that only ever comes through the ledger).
-pub(crate) fn insert(tx: &Tx<'_>, e164: &str, name: &str, now: &str) -> Result<ContactId> {
-    insert_hashed(
-        tx,
-        e164,
-        &suppression::phone_hash(tx.salt(), e164),
-        name,
-        now,
-    )
+/// Writes contact rows with statements prepared once (an import writes 100,000 of them).
+/// Consent never goes through here: only the ledger sets it.
+pub(crate) struct RowWriter<'t> {
+    salt: &'t [u8],
+    insert: rusqlite::Statement<'t>,
+    add_tag: rusqlite::Statement<'t>,
+    set_name: rusqlite::Statement<'t>,
+    touch: rusqlite::Statement<'t>,
+    lookup: rusqlite::Statement<'t>,
 }
 
-/// [`insert`] with the number's salted hash already computed (imports hash on every core).
-pub(crate) fn insert_hashed(
-    tx: &Tx<'_>,
-    e164: &str,
-    hash: &[u8; 32],
-    name: &str,
-    now: &str,
-) -> Result<ContactId> {
-    tx.prepare_cached(
-        "INSERT INTO contacts (phone, phone_hash, name, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?4)",
-    )?
-    .execute(params![e164, &hash[..], name, now])?;
-    Ok(ContactId(tx.last_insert_rowid()))
+/// What the import needs to know of a contact that already exists.
+pub(crate) struct Existing {
+    pub id: ContactId,
+    pub name: String,
+    pub consent: [Option<ConsentState>; 2],
 }
 
-pub(crate) fn add_tag(tx: &Tx<'_>, id: ContactId, tag: &str) -> Result<bool> {
-    let n = tx
-        .prepare_cached("INSERT OR IGNORE INTO contact_tags (contact_id, tag) VALUES (?1, ?2)")?
-        .execute(params![id.0, tag])?;
-    Ok(n == 1)
+impl<'t> RowWriter<'t> {
+    pub fn new(tx: &'t Tx<'_>) -> Result<Self> {
+        Ok(RowWriter {
+            salt: tx.salt(),
+            insert: tx.prepare(
+                "INSERT INTO contacts (phone, phone_hash, name, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4)",
+            )?,
+            add_tag: tx
+                .prepare("INSERT OR IGNORE INTO contact_tags (contact_id, tag) VALUES (?1, ?2)")?,
+            set_name: tx.prepare(
+                "UPDATE contacts SET name = ?1, updated_at = ?2 WHERE id = ?3 AND name <> ?1",
+            )?,
+            touch: tx.prepare("UPDATE contacts SET updated_at = ?1 WHERE id = ?2")?,
+            lookup: tx
+                .prepare("SELECT id, name, marketing, utility FROM contacts WHERE phone = ?1")?,
+        })
+    }
+
+    pub fn lookup(&mut self, e164: &str) -> Result<Option<Existing>> {
+        let found = self
+            .lookup
+            .query_row([e164], |r| {
+                Ok(Existing {
+                    id: ContactId(r.get(0)?),
+                    name: r.get(1)?,
+                    consent: [consent_col(r, 2)?, consent_col(r, 3)?],
+                })
+            })
+            .optional()?;
+        Ok(found)
+    }
+
+    /// Inserts a new contact; `hash` is the number's salted hash when already computed.
+    pub fn insert(
+        &mut self,
+        e164: &str,
+        hash: Option<&[u8; 32]>,
+        name: &str,
+        now: &str,
+    ) -> Result<ContactId> {
+        let computed;
+        let hash = match hash {
+            Some(h) => h,
+            None => {
+                computed = suppression::phone_hash(self.salt, e164);
+                &computed
+            }
+        };
+        let id = self.insert.insert(params![e164, &hash[..], name, now])?;
+        Ok(ContactId(id))
+    }
+
+    /// Adds a tag; whether it was new.
+    pub fn add_tag(&mut self, id: ContactId, tag: &str) -> Result<bool> {
+        Ok(self.add_tag.execute(params![id.0, tag])? == 1)
+    }
+
+    /// Renames; whether the name changed.
+    pub fn set_name(&mut self, id: ContactId, name: &str, now: &str) -> Result<bool> {
+        Ok(self.set_name.execute(params![name, now, id.0])? == 1)
+    }
+
+    pub fn touch(&mut self, id: ContactId, now: &str) -> Result<()> {
+        self.touch.execute(params![now, id.0])?;
+        Ok(())
+    }
 }
 
 fn normalize_tags(tags: &[String]) -> Result<Vec<String>> {
@@ -223,9 +276,10 @@ pub fn add(store: &mut Store, e164: &str, name: &str, tags: &[String]) -> Result
         if get(tx, e164)?.is_some() {
             return Err(Error::ContactExists(e164.to_string()));
         }
-        let id = insert(tx, e164, name.trim(), &time::to_db(&time::now()))?;
+        let mut w = RowWriter::new(tx)?;
+        let id = w.insert(e164, None, name.trim(), &time::to_db(&time::now()))?;
         for t in &tags {
-            add_tag(tx, id, t)?;
+            w.add_tag(id, t)?;
         }
         Ok(())
     })?;
@@ -245,15 +299,14 @@ pub fn edit(store: &mut Store, e164: &str, edit: &Edit) -> Result<Contact> {
     let remove_tags = normalize_tags(&edit.remove_tags)?;
     store.with_tx(|tx| {
         let c = require(tx, e164)?;
+        let now = time::to_db(&time::now());
+        let mut w = RowWriter::new(tx)?;
         let mut changed = false;
         if let Some(name) = &edit.name {
-            changed |= tx.execute(
-                "UPDATE contacts SET name = ?1 WHERE id = ?2 AND name <> ?1",
-                params![name.trim(), c.id.0],
-            )? > 0;
+            changed |= w.set_name(c.id, name.trim(), &now)?;
         }
         for t in &add_tags {
-            changed |= add_tag(tx, c.id, t)?;
+            changed |= w.add_tag(c.id, t)?;
         }
         for t in &remove_tags {
             changed |= tx.execute(
@@ -262,10 +315,7 @@ pub fn edit(store: &mut Store, e164: &str, edit: &Edit) -> Result<Contact> {
             )? > 0;
         }
         if changed {
-            tx.execute(
-                "UPDATE contacts SET updated_at = ?1 WHERE id = ?2",
-                params![time::to_db(&time::now()), c.id.0],
-            )?;
+            w.touch(c.id, &now)?;
         }
         Ok(())
     })?;

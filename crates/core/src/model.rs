@@ -57,6 +57,7 @@ text_enum! {
 
 text_enum! {
     /// What a ledger event changes: one consent topic, or one of the per-contact flags.
+    /// The order is the order of the materialised columns the ledger writes (`as usize`).
     Subject {
         Marketing => "marketing",
         Utility => "utility",

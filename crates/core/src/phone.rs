@@ -1,9 +1,106 @@
 //! Phone numbers: parsed with `phonenumber` (a port of Google's libphonenumber) and stored in
 //! E.164. A national form ("07911 123456") needs a region to be read ("GB").
+//!
+//! The numbering plans come from `data/PhoneNumberMetadata.xml` (see `data/README.md`): the
+//! crate's own built-in database validates one number at a time per process, while a
+//! [`Numbering`] of our own can be given to each thread of an import.
 
+use std::sync::LazyLock;
+
+use phonenumber::metadata::{loader, Database};
 use phonenumber::{country, Mode};
 
 use crate::error::{Error, Result};
+
+static METADATA_XML: &str = include_str!("../data/PhoneNumberMetadata.xml");
+
+/// The parsed metadata, from which each [`Numbering`] compiles its own patterns.
+static METADATA: LazyLock<Vec<loader::Metadata>> = LazyLock::new(|| {
+    // start-up invariant: the file is compiled in and a test loads it.
+    let mut all = loader::load(std::io::Cursor::new(METADATA_XML))
+        .expect("the embedded numbering data loads");
+    for meta in &mut all {
+        compact_patterns(meta);
+    }
+    all
+});
+
+/// Removes the layout whitespace from the patterns the database compiles as regexes. They are
+/// compiled in ignore-whitespace mode, so matching is unchanged; but the regex cache hashes the
+/// whole pattern text on every use, and the XML's indentation made that most of a validation.
+fn compact_patterns(meta: &mut loader::Metadata) {
+    fn compact(p: &mut String) {
+        if !p.contains("\\ ") {
+            p.retain(|c| !c.is_whitespace());
+        }
+    }
+    let descriptors = [
+        &mut meta.general,
+        &mut meta.fixed_line,
+        &mut meta.mobile,
+        &mut meta.toll_free,
+        &mut meta.premium_rate,
+        &mut meta.shared_cost,
+        &mut meta.personal_number,
+        &mut meta.voip,
+        &mut meta.pager,
+        &mut meta.uan,
+        &mut meta.emergency,
+        &mut meta.voicemail,
+        &mut meta.short_code,
+        &mut meta.standard_rate,
+        &mut meta.carrier,
+        &mut meta.no_international,
+    ];
+    for d in descriptors.into_iter().flatten() {
+        d.national_number.iter_mut().for_each(compact);
+    }
+    for f in meta
+        .formats
+        .iter_mut()
+        .chain(meta.international_formats.iter_mut())
+    {
+        f.pattern.iter_mut().for_each(compact);
+        f.leading_digits.iter_mut().for_each(compact);
+    }
+    meta.international_prefix.iter_mut().for_each(compact);
+    meta.national_prefix_for_parsing
+        .iter_mut()
+        .for_each(compact);
+    meta.leading_digits.iter_mut().for_each(compact);
+}
+
+/// The numbering plans of every country, ready to validate numbers. Building one takes ~50 ms;
+/// [`shared`] is there for everyday use, and a busy thread can have its own.
+pub struct Numbering {
+    db: Database,
+}
+
+impl Numbering {
+    pub fn new() -> Numbering {
+        // start-up invariant: the same metadata always compiles (a test does it).
+        let db = Database::from(METADATA.clone()).expect("the embedded numbering data compiles");
+        Numbering { db }
+    }
+
+    /// Parses `input` into E.164 (`+447911123456`), refusing numbers libphonenumber does not
+    /// consider valid for their country.
+    pub fn to_e164(&self, input: &str, region: Option<Region>) -> Result<String> {
+        parse_e164(&self.db, input, region)
+    }
+}
+
+impl Default for Numbering {
+    fn default() -> Self {
+        Numbering::new()
+    }
+}
+
+/// The process-wide [`Numbering`].
+pub fn shared() -> &'static Numbering {
+    static SHARED: LazyLock<Numbering> = LazyLock::new(Numbering::new);
+    &SHARED
+}
 
 /// A region (ISO 3166 two-letter code) used to read numbers written without a country code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,9 +120,13 @@ impl Region {
     }
 }
 
-/// Parses `input` into E.164 (`+447911123456`), refusing numbers libphonenumber does not consider
-/// valid for their country.
+/// Parses `input` into E.164 (`+447911123456`) with the [`shared`] numbering plans, refusing
+/// numbers libphonenumber does not consider valid for their country.
 pub fn to_e164(input: &str, region: Option<Region>) -> Result<String> {
+    shared().to_e164(input, region)
+}
+
+fn parse_e164(db: &Database, input: &str, region: Option<Region>) -> Result<String> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
         return Err(Error::InvalidPhone {
@@ -62,14 +163,16 @@ pub fn to_e164(input: &str, region: Option<Region>) -> Result<String> {
         },
         reason: reason.to_string(),
     };
-    let number = phonenumber::parse(region.map(|r| r.0), text)
+    let number = phonenumber::parse_with(db, region.map(|r| r.0), text)
         .map_err(|e| invalid(&parse_error_reason(&e)))?;
-    if !phonenumber::is_valid(&number) {
+    if !phonenumber::is_valid_with(db, &number) {
         return Err(invalid(
             "no such number exists in its country's numbering plan",
         ));
     }
-    Ok(number.format().mode(Mode::E164).to_string())
+    Ok(phonenumber::format_with(db, &number)
+        .mode(Mode::E164)
+        .to_string())
 }
 
 fn parse_error_reason(e: &phonenumber::ParseError) -> String {
@@ -85,8 +188,11 @@ fn parse_error_reason(e: &phonenumber::ParseError) -> String {
 
 /// A number in its country's national format for display ("07911 123456").
 pub fn national(e164: &str) -> String {
-    match phonenumber::parse(None, e164) {
-        Ok(n) => n.format().mode(Mode::National).to_string(),
+    let db = &shared().db;
+    match phonenumber::parse_with(db, None, e164) {
+        Ok(n) => phonenumber::format_with(db, &n)
+            .mode(Mode::National)
+            .to_string(),
         Err(_) => e164.to_string(),
     }
 }
@@ -118,6 +224,28 @@ mod tests {
         assert!(to_e164("not a number", gb()).is_err());
         assert!(to_e164("  ", gb()).is_err());
         assert!(Region::parse("XX").is_err());
+    }
+
+    #[test]
+    fn our_numbering_data_agrees_with_the_crates_built_in_copy() {
+        let ours = Numbering::new();
+        for n in [
+            "+447911123456",
+            "+34612345678",
+            "+5511912345678",
+            "+12025550143",
+            "+4915123456789",
+            "+33612345678",
+            "+393123456789",
+            "+919876543210",
+            "+447911",
+            "+11234567890",
+        ] {
+            let builtin = phonenumber::parse(None, n)
+                .map(|p| phonenumber::is_valid(&p))
+                .unwrap_or(false);
+            assert_eq!(ours.to_e164(n, None).is_ok(), builtin, "{n}");
+        }
     }
 
     #[test]

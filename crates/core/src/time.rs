@@ -27,6 +27,14 @@ pub fn from_db(s: &str) -> Option<Timestamp> {
 /// days in different countries, and a consent record must not guess.
 pub fn parse_user(s: &str) -> Option<Timestamp> {
     let s = s.trim();
+    // Dispatch on the shape first: each failed chrono attempt re-parses its format string, and
+    // an import reads a date on every row.
+    if s.len() == 10 {
+        return NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()?
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc());
+    }
     if let Some(t) = from_db(s) {
         return Some(t);
     }
@@ -40,10 +48,7 @@ pub fn parse_user(s: &str) -> Option<Timestamp> {
             return Some(t.and_utc());
         }
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
+    None
 }
 
 #[cfg(test)]

@@ -112,7 +112,7 @@ fn reordered_events_are_named() {
            UPDATE consent_events SET id = -id WHERE id IN (2, 3);
            INSERT INTO consent_events SELECT CASE id WHEN 2 THEN 3 ELSE 2 END, contact_id, subject,
                state, source_kind, actor, occurred_at, recorded_at, phone, source_detail, proof,
-               evidence_ref, redacted_at, payload_hash, prev_hash, chain_hash FROM t;
+               evidence_ref, redacted_at, payload_hash, chain_hash FROM t;
            DROP TRIGGER consent_events_no_delete;
            DELETE FROM consent_events WHERE id < 0;",
     );

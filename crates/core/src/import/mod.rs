@@ -9,26 +9,26 @@
 //! - a dry run is the same import, rolled back, so what it reports is exactly what would happen;
 //! - importing the same file twice changes nothing the second time.
 //!
-//! Numbers are parsed on every core (libphonenumber's validity check costs ~10 µs a number) while
-//! one writer applies the rows in file order.
+//! Numbers are parsed on every core (libphonenumber's validity check costs ~10 µs a number), each
+//! parser with its own numbering database, while one writer applies the rows in file order.
 
 mod read;
 mod row;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use rayon::prelude::*;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::contacts;
+use crate::contacts::RowWriter;
 use crate::error::{Error, Result};
 use crate::ledger::{Appender, NewEvent};
-use crate::model::{ConsentState, ContactId, SourceKind, Topic};
-use crate::phone::Region;
+use crate::model::{ConsentState, SourceKind, Topic};
+use crate::phone::{Numbering, Region};
 use crate::settings;
 use crate::store::{Store, Tx};
 use crate::time::{self, Timestamp};
@@ -109,33 +109,55 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
         Some(r) => Some(r),
         None => settings::default_region(store.conn())?,
     };
+    let may_recur = may_recur(&table.records, &layout);
     let file_sha256 = hex::encode(Sha256::digest(bytes));
     let salt = store.salt().to_vec();
     let now = time::now();
 
     let run = |tx: &Tx<'_>| -> Result<Report> {
-        let (send, recv) = mpsc::sync_channel::<Vec<Result<ParsedRow, RowError>>>(4);
+        let chunks: Vec<&[read::Record]> = table.records.chunks(CHUNK).collect();
+        let next_chunk = AtomicUsize::new(0);
+        let (send, recv) = mpsc::sync_channel::<(usize, Vec<Result<ParsedRow, RowError>>)>(8);
         std::thread::scope(|scope| {
-            let (records, layout, salt) = (&table.records, &layout, &salt);
-            // The parser owns the sender, so the channel closes when it is done.
-            scope.spawn(move || {
-                for chunk in records.chunks(2048) {
-                    let parsed = chunk
-                        .par_iter()
-                        .map(|r| row::parse(r, layout, region, salt, now))
-                        .collect();
-                    if send.send(parsed).is_err() {
-                        break; // the writer stopped early (an error); nothing more to do
+            // Parsers on every core but one (libphonenumber's validation dominates), each with
+            // its own numbering database; chunks come back out of order and the writer puts them
+            // back in file order.
+            for _ in 0..parser_threads() {
+                let (send, chunks, next_chunk) = (send.clone(), &chunks, &next_chunk);
+                let (layout, salt) = (&layout, &salt);
+                scope.spawn(move || {
+                    let numbering = Numbering::new();
+                    let mut dates = row::DateMemo::default();
+                    loop {
+                        let i = next_chunk.fetch_add(1, Ordering::Relaxed);
+                        let Some(chunk) = chunks.get(i) else { break };
+                        let parsed = chunk
+                            .iter()
+                            .map(|r| {
+                                row::parse(r, layout, region, salt, now, &numbering, &mut dates)
+                            })
+                            .collect();
+                        if send.send((i, parsed)).is_err() {
+                            break; // the writer stopped early (an error); nothing more to do
+                        }
                     }
-                }
-            });
+                });
+            }
+            drop(send); // the channel closes when the last parser is done
             let mut writer = Writer::new(tx, opts, &file_sha256, now)?;
-            for chunk in recv {
-                for parsed in chunk {
-                    writer.collect(parsed)?;
+            let mut early: BTreeMap<usize, Vec<Result<ParsedRow, RowError>>> = BTreeMap::new();
+            let (mut expected, mut index) = (0, 0);
+            for (i, parsed) in recv {
+                early.insert(i, parsed);
+                while let Some(parsed) = early.remove(&expected) {
+                    for row in parsed {
+                        writer.take(row, may_recur[index])?;
+                        index += 1;
+                    }
+                    expected += 1;
                 }
             }
-            writer.apply_all()?;
+            writer.apply_held()?;
             writer.finish()
         })
     };
@@ -155,23 +177,65 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
     Ok(report)
 }
 
-struct Existing {
-    id: ContactId,
-    name: String,
-    consent: [Option<ConsentState>; 2],
+/// Records per unit of work handed to a parser thread.
+const CHUNK: usize = 1024;
+
+/// Parsers on every core but the writer's (at least one). Measured on 2 cores: one parser and
+/// the writer keep both busy; a second parser only takes turns with them.
+fn parser_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .max(1)
+}
+
+/// For each record, whether another record in the file might be the same number.
+///
+/// Every way of writing a number (07911 123456, +44 7911 123456, 0044…) ends in the same
+/// digits, so records whose last six digits are unique in the file cannot repeat and are written
+/// as soon as they are parsed; the others wait until the whole file is read and are merged per
+/// number. The grouping only decides *when* a row is written: what may be written (never an
+/// opt-in over an opt-out) is decided at write time, so a wrong guess could never break it.
+fn may_recur(records: &[read::Record], layout: &Layout) -> Vec<bool> {
+    let keys: Vec<u64> = records
+        .iter()
+        .map(|r| suffix_key(layout.phone_cell(r)))
+        .collect();
+    let mut counts: HashMap<u64, u32> = HashMap::with_capacity(keys.len());
+    for k in &keys {
+        *counts.entry(*k).or_default() += 1;
+    }
+    keys.iter().map(|k| counts[k] > 1).collect()
+}
+
+/// The last six digits of a phone cell, before any extension ("ext. 12", "x12", "#12").
+fn suffix_key(cell: &str) -> u64 {
+    let main = cell
+        .split(|c: char| c.is_alphabetic() || c == '#')
+        .next()
+        .unwrap_or("");
+    let mut key = 0u64;
+    let mut digits = 0u32;
+    for b in main.bytes().rev().filter(u8::is_ascii_digit).take(6) {
+        key += u64::from(b - b'0') * 10u64.pow(digits);
+        digits += 1;
+    }
+    key + u64::from(digits) * 1_000_000 // "12" and "000012" are different keys
 }
 
 struct Writer<'t, 'c> {
-    tx: &'t Tx<'c>,
     opts: &'t Options,
+    contacts: RowWriter<'t>,
     ledger: Appender<'t, 'c>,
+    tx: &'t Tx<'c>,
     import_id: i64,
     now: Timestamp,
     now_db: String,
     suppressed: HashSet<Vec<u8>>,
-    /// Rows in file order, one per number, each with the contact it updates (if any).
-    pending: Vec<(ParsedRow, Option<Existing>)>,
-    by_phone: HashMap<String, usize>,
+    /// Rows that might repeat, one per number in file order, merged as their repeats arrive.
+    held: Vec<ParsedRow>,
+    held_index: HashMap<String, usize>,
+    /// The first line each number appeared on.
+    first_line: HashMap<String, u64>,
     report: Report,
 }
 
@@ -190,15 +254,17 @@ impl<'t, 'c> Writer<'t, 'c> {
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<HashSet<Vec<u8>>>>()?;
         Ok(Writer {
-            tx,
             opts,
+            contacts: RowWriter::new(tx)?,
             ledger: Appender::new(tx)?,
+            tx,
             import_id,
             now,
             now_db,
             suppressed,
-            pending: Vec::new(),
-            by_phone: HashMap::new(),
+            held: Vec::new(),
+            held_index: HashMap::new(),
+            first_line: HashMap::new(),
             report: Report::default(),
         })
     }
@@ -216,9 +282,9 @@ impl<'t, 'c> Writer<'t, 'c> {
         });
     }
 
-    /// Takes one parsed record: rejects it, or merges it with an earlier row for the same
-    /// number, or looks up the contact it concerns. Runs while later records are still parsed.
-    fn collect(&mut self, parsed: Result<ParsedRow, RowError>) -> Result<()> {
+    /// Takes one parsed record: a rejection is reported; a row that might repeat is held (and
+    /// merged with an earlier row for the same number); any other row is written now.
+    fn take(&mut self, parsed: Result<ParsedRow, RowError>, may_recur: bool) -> Result<()> {
         self.report.rows += 1;
         let row = match parsed {
             Ok(row) => row,
@@ -227,42 +293,40 @@ impl<'t, 'c> Writer<'t, 'c> {
                 return Ok(());
             }
         };
-        if let Some(&i) = self.by_phone.get(&row.phone) {
-            let first = &mut self.pending[i].0;
+        if let Some(first) = self.first_line.get(&row.phone) {
             self.report.warnings.push(format!(
-                "line {} repeats {} from line {}; the two rows were merged",
-                row.line, row.phone, first.line
+                "line {} repeats {} from line {first}; the two rows were merged",
+                row.line, row.phone
             ));
             self.report.duplicates += 1;
-            if let Some(note) = first.merge(row) {
-                self.report.warnings.push(note);
+        } else {
+            self.first_line.insert(row.phone.clone(), row.line);
+        }
+        if !may_recur {
+            return self.apply(row);
+        }
+        match self.held_index.get(&row.phone) {
+            Some(&i) => {
+                if let Some(note) = self.held[i].merge(row) {
+                    self.report.warnings.push(note);
+                }
             }
-            return Ok(());
-        }
-        let existing: Option<Existing> = self
-            .tx
-            .prepare_cached("SELECT id, name, marketing, utility FROM contacts WHERE phone = ?1")?
-            .query_row([&row.phone], |r| {
-                Ok(Existing {
-                    id: ContactId(r.get(0)?),
-                    name: r.get(1)?,
-                    consent: [contacts::consent_col(r, 2)?, contacts::consent_col(r, 3)?],
-                })
-            })
-            .optional()?;
-        self.by_phone.insert(row.phone.clone(), self.pending.len());
-        self.pending.push((row, existing));
-        Ok(())
-    }
-
-    fn apply_all(&mut self) -> Result<()> {
-        for (row, existing) in std::mem::take(&mut self.pending) {
-            self.apply(row, existing)?;
+            None => {
+                self.held_index.insert(row.phone.clone(), self.held.len());
+                self.held.push(row);
+            }
         }
         Ok(())
     }
 
-    fn apply(&mut self, row: ParsedRow, existing: Option<Existing>) -> Result<()> {
+    fn apply_held(&mut self) -> Result<()> {
+        for row in std::mem::take(&mut self.held) {
+            self.apply(row)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, row: ParsedRow) -> Result<()> {
         if self.suppressed.contains(&row.phone_hash[..]) {
             let reason = "the number is on the suppression list (the person opted out or asked to be erased); \
                           an import cannot add it back"
@@ -270,6 +334,7 @@ impl<'t, 'c> Writer<'t, 'c> {
             self.issue(row.line, IssueKind::Blocked, Some(row.phone), reason);
             return Ok(());
         }
+        let existing = self.contacts.lookup(&row.phone)?;
 
         // Decide every part of the row before writing any of it: a blocked row writes nothing.
         let mut changes: Vec<(Topic, &row::TopicCell, Option<&str>)> = Vec::new();
@@ -311,29 +376,23 @@ impl<'t, 'c> Writer<'t, 'c> {
         let id = match &existing {
             Some(e) => {
                 if let Some(name) = row.name.as_deref().filter(|n| *n != e.name) {
-                    self.tx
-                        .prepare_cached(
-                            "UPDATE contacts SET name = ?1, updated_at = ?2 WHERE id = ?3",
-                        )?
-                        .execute(params![name, self.now_db, e.id.0])?;
-                    changed = true;
+                    changed |= self.contacts.set_name(e.id, name, &self.now_db)?;
                 }
                 e.id
             }
             None => {
                 let name = row.name.as_deref().unwrap_or("");
                 changed = true;
-                contacts::insert_hashed(self.tx, &row.phone, &row.phone_hash, name, &self.now_db)?
+                self.contacts
+                    .insert(&row.phone, Some(&row.phone_hash), name, &self.now_db)?
             }
         };
         let mut tags_changed = false;
         for tag in &row.tags {
-            tags_changed |= contacts::add_tag(self.tx, id, tag)?;
+            tags_changed |= self.contacts.add_tag(id, tag)?;
         }
         if tags_changed && existing.is_some() {
-            self.tx
-                .prepare_cached("UPDATE contacts SET updated_at = ?1 WHERE id = ?2")?
-                .execute(params![self.now_db, id.0])?;
+            self.contacts.touch(id, &self.now_db)?;
         }
         changed |= tags_changed;
         for (topic, cell, source) in changes {
@@ -353,6 +412,8 @@ impl<'t, 'c> Writer<'t, 'c> {
             self.report.events += 1;
             changed = true;
         }
+        // The number may come again later in the file: its state must be readable then.
+        self.ledger.flush()?;
         match (existing.is_some(), changed) {
             (false, _) => self.report.added += 1,
             (true, true) => self.report.updated += 1,
@@ -371,5 +432,25 @@ impl<'t, 'c> Writer<'t, 'c> {
             params![r.added, r.updated, r.unchanged, r.blocked, r.rejected, self.import_id],
         )?;
         Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::suffix_key;
+
+    #[test]
+    fn every_way_of_writing_a_number_shares_its_key() {
+        let k = suffix_key("+447911123456");
+        for form in [
+            "07911 123456",
+            "0044 (0)7911-123456",
+            "+44 7911 123456 ext. 12",
+            "7911123456 #3",
+        ] {
+            assert_eq!(suffix_key(form), k, "{form}");
+        }
+        assert_ne!(suffix_key("12"), suffix_key("000012"));
+        assert_ne!(suffix_key("+447911123457"), k);
     }
 }

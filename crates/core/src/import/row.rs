@@ -3,7 +3,7 @@
 
 use crate::contacts::normalize_tag;
 use crate::model::{ConsentState, Topic};
-use crate::phone::{self, Region};
+use crate::phone::{Numbering, Region};
 use crate::suppression;
 use crate::time::{self, Timestamp};
 
@@ -41,7 +41,7 @@ pub(crate) struct RowError {
 /// Column positions, looked up once per file.
 #[derive(Debug, Clone)]
 pub(crate) struct Layout {
-    phone: usize,
+    pub phone: usize,
     name: Option<usize>,
     tags: Option<usize>,
     /// [topic][field] for marketing, utility and consent_* (both).
@@ -67,6 +67,10 @@ impl Layout {
             tags: h.index_of(Column::Tags),
             consent,
         }
+    }
+
+    pub fn phone_cell<'r>(&self, rec: &'r Record) -> &'r str {
+        rec.fields.get(self.phone).unwrap_or("")
     }
 
     pub fn has_consent_columns(&self) -> bool {
@@ -95,12 +99,33 @@ fn cell(rec: &Record, i: Option<usize>) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
+/// Remembers the last date text read and its value: a file usually repeats one date.
+#[derive(Default)]
+pub(crate) struct DateMemo {
+    last: Option<(String, Option<Timestamp>)>,
+}
+
+impl DateMemo {
+    fn parse(&mut self, text: &str) -> Option<Timestamp> {
+        match &self.last {
+            Some((t, v)) if t == text => *v,
+            _ => {
+                let v = time::parse_user(text);
+                self.last = Some((text.to_string(), v));
+                v
+            }
+        }
+    }
+}
+
 pub(crate) fn parse(
     rec: &Record,
     layout: &Layout,
     region: Option<Region>,
     salt: &[u8],
     now: Timestamp,
+    numbering: &Numbering,
+    dates: &mut DateMemo,
 ) -> Result<ParsedRow, RowError> {
     let raw_phone = cell(rec, Some(layout.phone));
     let fail = |reason: String| RowError {
@@ -109,7 +134,9 @@ pub(crate) fn parse(
         reason,
     };
     let raw_phone = raw_phone.ok_or_else(|| fail("the phone cell is empty".into()))?;
-    let phone = phone::to_e164(raw_phone, region).map_err(|e| fail(e.to_string()))?;
+    let phone = numbering
+        .to_e164(raw_phone, region)
+        .map_err(|e| fail(e.to_string()))?;
 
     let mut tags = Vec::new();
     if let Some(t) = cell(rec, layout.tags) {
@@ -135,7 +162,7 @@ pub(crate) fn parse(
         let at = match pick(2) {
             None => None,
             Some(s) => {
-                let at = time::parse_user(s).ok_or_else(|| {
+                let at = dates.parse(s).ok_or_else(|| {
                     fail(format!(
                         "{topic}: {s:?} is not a date (write it as 2026-03-01 or 2026-03-01 14:30)"
                     ))

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 pub type Hash = [u8; 32];
 
-/// The chain's starting point: the `prev_hash` of event #1.
+/// The chain's starting point: what event #1 chains from.
 pub const GENESIS: Hash = [0u8; 32];
 
 fn field(h: &mut Sha256, v: Option<&str>) {

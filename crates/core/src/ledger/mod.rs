@@ -62,6 +62,12 @@ pub struct Event {
 /// transaction commits; it writes the head that `verify` checks the chain's end against.
 pub struct Appender<'t, 'c> {
     tx: &'t Tx<'c>,
+    // Held, not looked up per event: rusqlite's statement cache hashes the SQL text each call.
+    insert: rusqlite::Statement<'t>,
+    materialise: rusqlite::Statement<'t>,
+    /// The contact whose materialised columns still have to be written, and the new values
+    /// (one UPDATE per contact rather than per event; see [`Appender::flush`]).
+    pending: Option<(ContactId, [Option<rusqlite::types::Value>; 5])>,
     prev: hash::Hash,
     last_id: i64,
     count: i64,
@@ -86,8 +92,17 @@ impl<'t, 'c> Appender<'t, 'c> {
             }
             None => (0, hash::GENESIS, 0),
         };
+        let insert = tx.prepare(
+            "INSERT INTO consent_events (id, contact_id, subject, state, source_kind, actor,
+                occurred_at, recorded_at, phone, source_detail, proof, evidence_ref,
+                payload_hash, chain_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?;
         Ok(Appender {
             tx,
+            insert,
+            materialise: tx.prepare(MATERIALISE_SQL)?,
+            pending: None,
             prev,
             last_id,
             count,
@@ -123,52 +138,62 @@ impl<'t, 'c> Appender<'t, 'c> {
             recorded_at: &self.recorded_at,
         };
         let chain_hash = hash::chain_hash(&self.prev, &payload_hash, &meta);
-        self.tx
-            .prepare_cached(
-                "INSERT INTO consent_events (id, contact_id, subject, state, source_kind, actor,
-                    occurred_at, recorded_at, phone, source_detail, proof, evidence_ref,
-                    payload_hash, prev_hash, chain_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-            )?
-            .execute(params![
-                id,
-                ev.contact.0,
-                meta.subject,
-                meta.state,
-                meta.source_kind,
-                ev.actor,
-                occurred_at,
-                self.recorded_at,
-                ev.phone,
-                ev.source_detail,
-                ev.proof,
-                ev.evidence_ref,
-                &payload_hash[..],
-                &self.prev[..],
-                &chain_hash[..],
-            ])?;
-        let changed = self
-            .tx
-            .prepare_cached(materialise_sql(ev.subject))?
-            .execute(params![
-                materialised_value(ev.state),
-                self.recorded_at,
-                ev.contact.0
-            ])?;
-        if changed != 1 {
-            return Err(Error::invalid(format!(
-                "no contact with id {}",
-                ev.contact.0
-            )));
+        self.insert.execute(params![
+            id,
+            ev.contact.0,
+            meta.subject,
+            meta.state,
+            meta.source_kind,
+            ev.actor,
+            occurred_at,
+            self.recorded_at,
+            ev.phone,
+            ev.source_detail,
+            ev.proof,
+            ev.evidence_ref,
+            &payload_hash[..],
+            &chain_hash[..],
+        ])?;
+        if self.pending.as_ref().is_some_and(|(c, _)| *c != ev.contact) {
+            self.flush()?;
         }
+        let (_, values) = self
+            .pending
+            .get_or_insert_with(|| (ev.contact, Default::default()));
+        values[ev.subject as usize] = Some(materialised_value(ev.state));
         self.prev = chain_hash;
         self.last_id = id;
         self.count += 1;
         Ok(EventId(id))
     }
 
-    /// Writes the chain's new head. Must run before the transaction commits.
-    pub fn finish(self) -> Result<()> {
+    /// Writes the materialised columns of the contact appended to last. Appending to another
+    /// contact, and [`Appender::finish`], do it too; call it yourself before reading that
+    /// contact's state back in the same transaction.
+    pub fn flush(&mut self) -> Result<()> {
+        let Some((contact, values)) = self.pending.take() else {
+            return Ok(());
+        };
+        let [marketing, utility, meta_blocked, unreachable, review_pending] = values;
+        let changed = self.materialise.execute(params![
+            marketing,
+            utility,
+            meta_blocked,
+            unreachable,
+            review_pending,
+            self.recorded_at,
+            contact.0
+        ])?;
+        if changed != 1 {
+            return Err(Error::invalid(format!("no contact with id {}", contact.0)));
+        }
+        Ok(())
+    }
+
+    /// Writes the pending materialised state and the chain's new head. Must run before the
+    /// transaction commits.
+    pub fn finish(mut self) -> Result<()> {
+        self.flush()?;
         if self.last_id == 0 {
             return Ok(());
         }
@@ -191,21 +216,13 @@ pub fn record(tx: &Tx<'_>, ev: &NewEvent<'_>) -> Result<EventId> {
     Ok(id)
 }
 
-fn materialise_sql(subject: Subject) -> &'static str {
-    match subject {
-        Subject::Marketing => "UPDATE contacts SET marketing = ?1, updated_at = ?2 WHERE id = ?3",
-        Subject::Utility => "UPDATE contacts SET utility = ?1, updated_at = ?2 WHERE id = ?3",
-        Subject::MetaBlocked => {
-            "UPDATE contacts SET meta_blocked = ?1, updated_at = ?2 WHERE id = ?3"
-        }
-        Subject::Unreachable => {
-            "UPDATE contacts SET unreachable = ?1, updated_at = ?2 WHERE id = ?3"
-        }
-        Subject::ReviewPending => {
-            "UPDATE contacts SET review_pending = ?1, updated_at = ?2 WHERE id = ?3"
-        }
-    }
-}
+/// Sets the columns whose value is given (NULL leaves one as it is: no event ever sets a
+/// materialised column to NULL).
+const MATERIALISE_SQL: &str = "UPDATE contacts SET marketing = coalesce(?1, marketing),
+        utility = coalesce(?2, utility), meta_blocked = coalesce(?3, meta_blocked),
+        unreachable = coalesce(?4, unreachable), review_pending = coalesce(?5, review_pending),
+        updated_at = ?6
+    WHERE id = ?7";
 
 /// The value a state takes in its materialised column: text for consent, 0/1 for flags.
 fn materialised_value(state: EventState) -> rusqlite::types::Value {

@@ -72,7 +72,7 @@ fn verify_in(conn: &rusqlite::Connection) -> Result<VerifyReport> {
     let mut stmt = conn.prepare(
         "SELECT id, contact_id, subject, state, source_kind, actor, occurred_at, recorded_at,
                 phone, source_detail, proof, evidence_ref, redacted_at,
-                payload_hash, prev_hash, chain_hash
+                payload_hash, chain_hash
          FROM consent_events ORDER BY id",
     )?;
     let mut rows = stmt.query([])?;
@@ -100,11 +100,8 @@ fn verify_in(conn: &rusqlite::Connection) -> Result<VerifyReport> {
             evidence_ref: r.get_ref(11)?.as_str_or_null()?,
         };
         let redacted = r.get::<_, Option<String>>(12)?.is_some();
-        let (Some(stored_payload), Some(stored_prev), Some(stored_chain)) = (
-            to_hash(r.get(13)?),
-            to_hash(r.get(14)?),
-            to_hash(r.get(15)?),
-        ) else {
+        let (Some(stored_payload), Some(stored_chain)) = (to_hash(r.get(13)?), to_hash(r.get(14)?))
+        else {
             report.problem = event_problem(id, format!("event #{id} has a damaged hash field"));
             return Ok(report);
         };
@@ -112,13 +109,6 @@ fn verify_in(conn: &rusqlite::Connection) -> Result<VerifyReport> {
             report.problem = event_problem(
                 id,
                 format!("event #{id} has been altered: its number, source, proof or evidence no longer match its hash"),
-            );
-            return Ok(report);
-        }
-        if stored_prev != prev {
-            report.problem = event_problem(
-                id,
-                format!("event #{id} does not follow event #{last_id}: the chain is broken (an event was removed, reordered or rewritten)"),
             );
             return Ok(report);
         }
@@ -136,7 +126,11 @@ fn verify_in(conn: &rusqlite::Connection) -> Result<VerifyReport> {
         if hash::chain_hash(&prev, &stored_payload, &meta) != stored_chain {
             report.problem = event_problem(
                 id,
-                format!("event #{id} has been altered: its contact, topic, state, source, actor or times no longer match its hash"),
+                format!(
+                    "event #{id} has been altered, or does not follow event #{last_id}: its contact, topic, \
+                     state, source, actor or times no longer match the hash chain (an event was \
+                     rewritten, removed or reordered)"
+                ),
             );
             return Ok(report);
         }
