@@ -19,10 +19,12 @@ pub mod import;
 pub mod ledger;
 pub mod model;
 pub mod phone;
+pub mod secrets;
 pub mod settings;
 pub mod store;
 pub mod suppression;
 pub mod time;
+pub mod whatsapp;
 
 pub use error::{Error, Result};
 pub use model::{Category, ConsentState, ContactId, EventId, SourceKind, Subject, Topic};

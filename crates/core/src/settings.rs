@@ -35,6 +35,55 @@ fn hours(v: &str) -> Result<String> {
     }
 }
 
+fn http_url(v: &str) -> Result<String> {
+    let v = v.trim();
+    if (v.starts_with("https://") || v.starts_with("http://")) && url::Url::parse(v).is_ok() {
+        Ok(v.trim_end_matches('/').to_string())
+    } else {
+        Err(Error::invalid(format!(
+            "{v:?} is not an http(s):// address"
+        )))
+    }
+}
+
+fn graph_version(v: &str) -> Result<String> {
+    let v = v.trim();
+    let digits = v.strip_prefix('v').unwrap_or(v);
+    match digits.split_once('.') {
+        Some((major, minor))
+            if !major.is_empty()
+                && major.bytes().all(|b| b.is_ascii_digit())
+                && minor.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Ok(format!("v{digits}"))
+        }
+        _ => Err(Error::invalid(format!(
+            "{v:?} is not a Graph API version such as v25.0"
+        ))),
+    }
+}
+
+fn numeric_id(v: &str) -> Result<String> {
+    let v = v.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(v.to_string())
+    } else {
+        Err(Error::invalid(format!(
+            "{v:?} is not a Meta id (digits only, as shown in the App Dashboard → WhatsApp → API Setup)"
+        )))
+    }
+}
+
+fn footer(v: &str) -> Result<String> {
+    let v = v.trim();
+    if v.is_empty() || v.chars().count() > 60 || v.contains("{{") {
+        return Err(Error::invalid(format!(
+            "a footer must be 1 to 60 characters with no {{{{variables}}}} (Meta's rule); {v:?} is not"
+        )));
+    }
+    Ok(v.to_string())
+}
+
 fn https_url(v: &str) -> Result<String> {
     let v = v.trim();
     if v.starts_with("https://") && v.len() > "https://".len() {
@@ -76,6 +125,36 @@ pub const KEYS: &[Key] = &[
         help: "at most one marketing message per contact in this many hours (0 = no cap)",
         default: Some("24"),
         check: hours,
+    },
+    Key {
+        name: "phone_number_id",
+        help: "the WhatsApp phone number id (App Dashboard → WhatsApp → API Setup)",
+        default: None,
+        check: numeric_id,
+    },
+    Key {
+        name: "waba_id",
+        help: "the WhatsApp Business Account id",
+        default: None,
+        check: numeric_id,
+    },
+    Key {
+        name: "graph_url",
+        help: "the Graph API's address (OPTDESK_GRAPH_URL overrides it)",
+        default: Some("https://graph.facebook.com"),
+        check: http_url,
+    },
+    Key {
+        name: "graph_version",
+        help: "the Graph API version OptDesk calls",
+        default: Some("v25.0"),
+        check: graph_version,
+    },
+    Key {
+        name: "footer_text",
+        help: "the opt-out footer OptDesk adds to marketing templates",
+        default: Some("Reply STOP to unsubscribe"),
+        check: footer,
     },
     Key {
         name: "consent_wording",
