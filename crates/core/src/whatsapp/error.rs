@@ -122,7 +122,7 @@ impl ErrorClass {
 pub enum ClientError {
     /// Meta answered with an error object.
     #[error("{}", graph_message(.error, *.status))]
-    Graph { status: u16, error: GraphError },
+    Graph { status: u16, error: Box<GraphError> },
     /// The request never got an answer (connection refused, timeout, TLS…). Whether a send
     /// reached Meta is unknown.
     #[error("could not reach WhatsApp at {url}: {reason}")]
@@ -248,10 +248,10 @@ mod tests {
         assert_eq!(e.class(), ErrorClass::Consent);
         let shown = ClientError::Graph {
             status: 401,
-            error: GraphError {
+            error: Box::new(GraphError {
                 code: 190,
                 ..Default::default()
-            },
+            }),
         };
         assert!(
             shown

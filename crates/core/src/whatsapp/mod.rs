@@ -179,7 +179,7 @@ impl Client {
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(b) => Err(ClientError::Graph {
                 status,
-                error: b.error,
+                error: Box::new(b.error),
             }),
             Err(_) => {
                 let text = String::from_utf8_lossy(&bytes);

@@ -71,10 +71,10 @@ mod tests {
     fn graph(code: i64) -> ClientError {
         ClientError::Graph {
             status: 400,
-            error: GraphError {
+            error: Box::new(GraphError {
                 code,
                 ..Default::default()
-            },
+            }),
         }
     }
 
