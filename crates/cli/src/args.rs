@@ -35,6 +35,68 @@ pub enum Command {
     /// Read and change settings (default_region, business_name, frequency_cap_hours…).
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// The WhatsApp secrets, kept in the system keyring.
+    #[command(subcommand, visible_alias = "credential")]
+    Credentials(CredentialsCmd),
+    /// Message templates: sync from WhatsApp, list, create, lint.
+    #[command(subcommand, visible_alias = "template")]
+    Templates(TemplatesCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCmd {
+    /// Save secrets in the system keyring: asks for each without echo, or reads one line per
+    /// secret from standard input (an empty line keeps the current one). Never from arguments.
+    Set {
+        /// Only the access token.
+        #[arg(long)]
+        access_token: bool,
+        /// Only the app secret.
+        #[arg(long)]
+        app_secret: bool,
+        /// Only the webhook verify token.
+        #[arg(long)]
+        verify_token: bool,
+    },
+    /// Which secrets are set and where (never their values).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Call WhatsApp with the saved settings and token, and say what works and what is wrong.
+    Test {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplatesCmd {
+    /// Pull every template (all pages, all languages) from WhatsApp.
+    Sync {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The templates OptDesk knows.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a template (a JSON file in the Graph API's shape) and submit it for review. A
+    /// marketing template without a way to opt out gets the opt-out footer.
+    Create {
+        file: PathBuf,
+        /// Check and show what would be submitted, without submitting.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Marketing templates that give customers no way to opt out (exit 1 when there are any).
+    Lint {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -40,5 +40,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Contacts(c) => cmd::contacts::run(ctx, c),
         Command::Consent(c) => cmd::consent::run(ctx, c),
         Command::Config(c) => cmd::config::run(ctx, c),
+        Command::Credentials(c) => cmd::credentials::run(ctx, c),
+        Command::Templates(c) => cmd::templates::run(ctx, c),
     }
 }

@@ -15,6 +15,7 @@ pub mod export;
 
 pub mod gate;
 pub mod import;
+pub mod keywords;
 
 pub mod ledger;
 pub mod model;
@@ -23,6 +24,7 @@ pub mod secrets;
 pub mod settings;
 pub mod store;
 pub mod suppression;
+pub mod templates;
 pub mod time;
 pub mod whatsapp;
 

@@ -119,7 +119,7 @@ impl Default for State {
             phone_number_id: PHONE_NUMBER_ID.into(),
             waba_id: WABA_ID.into(),
             verified_name: "Bakery Sol".into(),
-            display_phone_number: "+44 7700 900123".into(),
+            display_phone_number: "+44 7911 123400".into(),
             templates: Vec::new(),
             rate_limit_burst: 0,
             reject_131050: HashSet::new(),

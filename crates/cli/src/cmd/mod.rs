@@ -3,6 +3,8 @@
 pub mod config;
 pub mod consent;
 pub mod contacts;
+pub mod credentials;
+pub mod templates;
 
 use std::path::PathBuf;
 
@@ -14,6 +16,35 @@ pub enum Error {
     Core(#[from] optdesk_core::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Client(#[from] optdesk_core::whatsapp::ClientError),
+    #[error(transparent)]
+    Secret(#[from] optdesk_core::secrets::SecretError),
+}
+
+/// Runs one async core call to completion (the CLI does one thing at a time).
+pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, Error> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(rt.block_on(f))
+}
+
+/// A WhatsApp client from the settings and the saved token.
+pub fn client(ctx: &Ctx) -> Result<optdesk_core::whatsapp::Client, Error> {
+    use optdesk_core::secrets::{system_store, SecretKind, SecretStore};
+    use optdesk_core::whatsapp::{Client, ClientError, GraphConfig};
+    let config = GraphConfig::from_settings(ctx.store.conn())?;
+    let token = system_store()
+        .get(SecretKind::AccessToken)?
+        .ok_or_else(|| {
+            ClientError::NotConfigured(
+                "no WhatsApp access token is saved; run `optdesk credentials set --access-token` \
+             (or set OPTDESK_ACCESS_TOKEN on a server)"
+                    .into(),
+            )
+        })?;
+    Ok(Client::new(config, token)?)
 }
 
 /// What every command needs: the open database and who is acting.

@@ -126,6 +126,25 @@ CREATE TABLE imports (
     rejected    INTEGER NOT NULL
 ) STRICT;
 "#,
+    // 3: message templates as synced from WhatsApp (and submitted from OptDesk).
+    r#"
+CREATE TABLE templates (
+    id               INTEGER PRIMARY KEY,
+    wa_template_id   TEXT,                  -- Meta's id for this name + language
+    name             TEXT NOT NULL,
+    language         TEXT NOT NULL,
+    category         TEXT NOT NULL,
+    status           TEXT NOT NULL,         -- APPROVED, PENDING, REJECTED, PAUSED…
+    quality          TEXT,
+    parameter_format TEXT,
+    components       TEXT NOT NULL,         -- JSON, exactly as Meta returned it
+    rejected_reason  TEXT,
+    synced_at        TEXT,
+    -- Gone from Meta's side at the last sync. Kept, not dropped: broadcasts point at it.
+    deleted_at       TEXT,
+    UNIQUE (name, language)
+) STRICT;
+"#,
 ];
 
 /// The schema version this build writes.
