@@ -80,6 +80,158 @@ pub fn is_meta_stop_button(label: &str) -> bool {
         .any(|l| normalize(l).join(" ") == words)
 }
 
+/// Whole-message opt-in words: they restore what a keyword opt-out removed.
+pub const OPT_IN: &[&str] = &["start", "unstop", "yes"];
+/// Whole-message requests for help.
+pub const HELP: &[&str] = &["help", "info"];
+/// Phrases that may be an opt-out and go to the owner's review.
+pub const REVIEW_PHRASES: &[&str] = &["no more", "no mas", "leave me alone", "not interested"];
+
+/// How a message is classified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    OptOut,
+    OptIn,
+    Help,
+    Review,
+    None,
+}
+
+impl Class {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::OptOut => "opt-out",
+            Class::OptIn => "opt-in",
+            Class::Help => "help",
+            Class::Review => "review",
+            Class::None => "none",
+        }
+    }
+}
+
+/// The classification of a message and the word or phrase that decided it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Verdict {
+    pub class: Class,
+    pub matched: Option<String>,
+    pub rule: &'static str,
+}
+
+/// A shop's keyword lists (the defaults above unless the owner changed them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    pub strong: Vec<String>,
+    pub weak: Vec<String>,
+    pub opt_in: Vec<String>,
+    pub help: Vec<String>,
+    pub review: Vec<String>,
+}
+
+fn owned(list: &[&str]) -> Vec<String> {
+    list.iter().map(|w| normalize(w).join(" ")).collect()
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            strong: owned(STRONG_OPT_OUT),
+            weak: owned(WEAK_OPT_OUT),
+            opt_in: owned(OPT_IN),
+            help: owned(HELP),
+            review: owned(REVIEW_PHRASES),
+        }
+    }
+}
+
+impl Rules {
+    /// Parses a comma-separated keyword list from a setting.
+    pub fn list(text: &str) -> Vec<String> {
+        text.split(',')
+            .map(|w| normalize(w).join(" "))
+            .filter(|w| !w.is_empty())
+            .collect()
+    }
+
+    /// Classifies an inbound text, in the order of `keyword-cases.tsv`:
+    /// 1. the whole message is an opt-out word or phrase (strong or weak) → opt-out;
+    /// 2. up to 8 words starting with a strong word, or up to 3 words containing one → opt-out;
+    /// 3. the whole message is an opt-in word → opt-in, or a help word → help;
+    /// 4. anything else containing an opt-out word, or a review phrase → review;
+    /// 5. otherwise none.
+    pub fn classify(&self, text: &str) -> Verdict {
+        let words = normalize(text);
+        let whole = words.join(" ");
+        let verdict = |class, matched: &str, rule| Verdict {
+            class,
+            matched: Some(matched.to_string()),
+            rule,
+        };
+        if whole.is_empty() {
+            return Verdict {
+                class: Class::None,
+                matched: None,
+                rule: "empty",
+            };
+        }
+        if let Some(k) = self.strong.iter().chain(&self.weak).find(|k| **k == whole) {
+            return verdict(Class::OptOut, k, "the whole message is an opt-out word");
+        }
+        // Repeats of one word ("stop stop stop") are the word.
+        if words.iter().all(|w| *w == words[0]) {
+            if let Some(k) = self
+                .strong
+                .iter()
+                .chain(&self.weak)
+                .find(|k| **k == words[0])
+            {
+                return verdict(Class::OptOut, k, "the whole message is an opt-out word");
+            }
+        }
+        if words.len() <= 8 {
+            if let Some(k) = self.strong.iter().find(|k| {
+                let n = k.split(' ').count();
+                words.len() >= n && words[..n].join(" ") == **k
+            }) {
+                return verdict(
+                    Class::OptOut,
+                    k,
+                    "a short message that begins with an opt-out word",
+                );
+            }
+        }
+        if words.len() <= 3 {
+            if let Some(k) = self.strong.iter().find(|k| contains_phrase(&words, k)) {
+                return verdict(
+                    Class::OptOut,
+                    k,
+                    "a very short message with an opt-out word",
+                );
+            }
+        }
+        if let Some(k) = self.opt_in.iter().find(|k| **k == whole) {
+            return verdict(Class::OptIn, k, "the whole message is an opt-in word");
+        }
+        if let Some(k) = self.help.iter().find(|k| **k == whole) {
+            return verdict(Class::Help, k, "the whole message is a help word");
+        }
+        if let Some(k) = self
+            .strong
+            .iter()
+            .chain(&self.weak)
+            .chain(&self.review)
+            .find(|k| contains_phrase(&words, k))
+        {
+            return verdict(Class::Review, k, "an opt-out word inside a longer message");
+        }
+        Verdict {
+            class: Class::None,
+            matched: None,
+            rule: "no keyword",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
