@@ -41,6 +41,71 @@ pub enum Command {
     /// Message templates: sync from WhatsApp, list, create, lint.
     #[command(subcommand, visible_alias = "template")]
     Templates(TemplatesCmd),
+    /// Run the webhook receiver (Meta calls it with replies, opt-outs and delivery statuses).
+    Serve {
+        /// Address to listen on; put a tunnel or reverse proxy with HTTPS in front of it.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: std::net::SocketAddr,
+    },
+    /// Every opt-out, with its evidence and its confirmation's delivery.
+    #[command(subcommand, visible_alias = "optout")]
+    Optouts(OptoutsCmd),
+    /// Messages that may be opt-outs, waiting for your decision.
+    #[command(subcommand)]
+    Review(ReviewCmd),
+    /// Webhook bodies as received; retry those that failed to process.
+    #[command(subcommand)]
+    Inbox(InboxCmd),
+    /// Check how the shop's keyword rules read a message.
+    #[command(subcommand, visible_alias = "keyword")]
+    Keywords(KeywordsCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OptoutsCmd {
+    List {
+        /// Only opt-outs on or after this date (2026-11-01).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCmd {
+    /// Open items (with --all, decided ones too).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// It was an opt-out: opt the person out of everything.
+    Accept { id: i64 },
+    /// It was not an opt-out.
+    Dismiss { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InboxCmd {
+    /// Bodies that failed to process, with why.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Process the failed bodies again.
+    Retry,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeywordsCmd {
+    /// Prints opt-out, opt-in, help, review or none, and the word that decided it.
+    Test {
+        text: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

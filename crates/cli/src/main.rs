@@ -42,5 +42,10 @@ fn run(cli: Cli) -> CliResult {
         Command::Config(c) => cmd::config::run(ctx, c),
         Command::Credentials(c) => cmd::credentials::run(ctx, c),
         Command::Templates(c) => cmd::templates::run(ctx, c),
+        Command::Serve { listen } => cmd::receiver::serve(ctx, listen),
+        Command::Optouts(c) => cmd::optouts::run_optouts(ctx, c),
+        Command::Review(c) => cmd::optouts::run_review(ctx, c),
+        Command::Inbox(c) => cmd::receiver::inbox(ctx, c),
+        Command::Keywords(c) => cmd::receiver::keywords(ctx, c),
     }
 }

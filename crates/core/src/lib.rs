@@ -19,13 +19,17 @@ pub mod keywords;
 
 pub mod ledger;
 pub mod model;
+pub mod optouts;
 pub mod phone;
+pub mod receiver;
+pub mod replies;
 pub mod secrets;
 pub mod settings;
 pub mod store;
 pub mod suppression;
 pub mod templates;
 pub mod time;
+pub mod webhook;
 pub mod whatsapp;
 
 pub use error::{Error, Result};

@@ -84,6 +84,15 @@ fn footer(v: &str) -> Result<String> {
     Ok(v.to_string())
 }
 
+fn count(v: &str) -> Result<String> {
+    match v.trim().parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n.to_string()),
+        _ => Err(Error::invalid(format!(
+            "{v:?} is not a whole number above 0"
+        ))),
+    }
+}
+
 fn https_url(v: &str) -> Result<String> {
     let v = v.trim();
     if v.starts_with("https://") && v.len() > "https://".len() {
@@ -155,6 +164,42 @@ pub const KEYS: &[Key] = &[
         help: "the opt-out footer OptDesk adds to marketing templates",
         default: Some("Reply STOP to unsubscribe"),
         check: footer,
+    },
+    Key {
+        name: "confirmation_text",
+        help: "the reply to an opt-out ({business} is replaced by business_name)",
+        default: Some("You're unsubscribed from {business} messages. Reply START to resubscribe."),
+        check: any_text,
+    },
+    Key {
+        name: "help_text",
+        help: "the reply to HELP or INFO ({business} is replaced by business_name)",
+        default: Some("This is {business} on WhatsApp. Reply STOP to stop our messages, START to resume."),
+        check: any_text,
+    },
+    Key {
+        name: "opt_out_keywords",
+        help: "words that opt out on their own or at the start of a short message (comma-separated)",
+        default: None,
+        check: any_text,
+    },
+    Key {
+        name: "opt_in_keywords",
+        help: "whole-message words that undo a keyword opt-out (comma-separated)",
+        default: None,
+        check: any_text,
+    },
+    Key {
+        name: "optout_button_payloads",
+        help: "quick-reply payloads OptDesk sets that mean opt out (comma-separated)",
+        default: Some("OPTOUT_MKT,STOP_PROMOTIONS"),
+        check: any_text,
+    },
+    Key {
+        name: "provider_optout_guard",
+        help: "at most this many opt-outs from WhatsApp errors (131050) per hour before pausing to alert",
+        default: Some("200"),
+        check: count,
     },
     Key {
         name: "consent_wording",

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-pub use webhooks::sign;
+pub use webhooks::{escape_non_ascii, sign};
 
 pub const TOKEN: &str = "fake-graph-token";
 pub const PHONE_NUMBER_ID: &str = "106540352242922";

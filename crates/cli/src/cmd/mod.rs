@@ -4,6 +4,8 @@ pub mod config;
 pub mod consent;
 pub mod contacts;
 pub mod credentials;
+pub mod optouts;
+pub mod receiver;
 pub mod templates;
 
 use std::path::PathBuf;

@@ -145,6 +145,79 @@ CREATE TABLE templates (
     UNIQUE (name, language)
 ) STRICT;
 "#,
+    // 4: the webhook receiver: every verified body kept before its 200, inbound messages and
+    // statuses seen (so duplicates change nothing), OptDesk's own replies, the review queue.
+    r#"
+CREATE TABLE inbox (
+    id           INTEGER PRIMARY KEY,
+    received_at  TEXT NOT NULL,
+    body         BLOB NOT NULL,             -- the exact bytes whose signature was checked
+    processed_at TEXT,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    error        TEXT                       -- why the last processing failed (kept for retry)
+) STRICT;
+CREATE INDEX inbox_unprocessed ON inbox (id) WHERE processed_at IS NULL;
+
+CREATE TABLE inbound_messages (
+    wamid        TEXT PRIMARY KEY,
+    inbox_id     INTEGER NOT NULL REFERENCES inbox (id),
+    contact_id   INTEGER REFERENCES contacts (id),
+    from_wa_id   TEXT,
+    from_user_id TEXT,
+    kind         TEXT NOT NULL,             -- text, button, interactive, system…
+    text         TEXT,
+    sent_at      TEXT NOT NULL,             -- the message's own timestamp
+    verdict      TEXT,                      -- opt-out, opt-in, help, review, none
+    matched      TEXT
+) STRICT;
+
+CREATE TABLE message_statuses (
+    wamid        TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    recipient    TEXT,
+    error_code   INTEGER,
+    callback_data TEXT,
+    occurred_at  TEXT,
+    received_at  TEXT NOT NULL,
+    PRIMARY KEY (wamid, status)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX message_statuses_errors ON message_statuses (error_code, received_at)
+    WHERE error_code IS NOT NULL;
+
+-- Replies OptDesk sends by itself: at most one per inbound message.
+CREATE TABLE outbound_messages (
+    id              INTEGER PRIMARY KEY,
+    kind            TEXT NOT NULL CHECK (kind = 'optout_confirmation' OR kind = 'help_reply'),
+    contact_id      INTEGER REFERENCES contacts (id),
+    to_number       TEXT,                   -- wa_id digits
+    in_reply_to     TEXT NOT NULL UNIQUE,   -- the inbound wamid
+    optout_event_id INTEGER REFERENCES consent_events (id),
+    body            TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state = 'queued' OR state = 'sending' OR state = 'sent'
+                        OR state = 'failed' OR state = 'unknown' OR state = 'skipped'),
+    wamid           TEXT,
+    delivery_status TEXT,                   -- sent < delivered < read; failed is final
+    error           TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+) STRICT;
+CREATE INDEX outbound_by_state ON outbound_messages (state, id);
+CREATE INDEX outbound_by_wamid ON outbound_messages (wamid) WHERE wamid IS NOT NULL;
+
+CREATE TABLE review_queue (
+    id          INTEGER PRIMARY KEY,
+    wamid       TEXT NOT NULL UNIQUE,
+    contact_id  INTEGER REFERENCES contacts (id),
+    from_wa_id  TEXT,
+    text        TEXT NOT NULL,
+    matched     TEXT,
+    received_at TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'open' CHECK (state = 'open' OR state = 'accepted'
+                    OR state = 'dismissed'),
+    decided_at  TEXT,
+    decided_by  TEXT
+) STRICT;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,117 @@
+//! `optdesk serve`, `optdesk inbox …`, `optdesk keywords test`.
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use optdesk_core::receiver::{self, Config};
+use optdesk_core::secrets::{system_store, SecretKind, SecretStore};
+use optdesk_core::webhook::process::{self, Processor};
+
+use super::{client, Ctx, Error};
+use crate::args::{InboxCmd, KeywordsCmd};
+use crate::{out, CliResult, Done};
+
+fn required(kind: SecretKind) -> Result<optdesk_core::secrets::Secret, Error> {
+    system_store().get(kind)?.ok_or_else(|| {
+        Error::Core(optdesk_core::Error::invalid(format!(
+            "no {} is saved; run `optdesk credentials set` (or set {} on a server)",
+            kind.label(),
+            kind.env_var()
+        )))
+    })
+}
+
+pub fn serve(ctx: Ctx, listen: SocketAddr) -> CliResult {
+    let app_secret = required(SecretKind::AppSecret)?;
+    let verify_token = required(SecretKind::VerifyToken)?;
+    let client = match client(&ctx) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("optdesk: confirmations cannot be sent until WhatsApp is connected: {e}");
+            None
+        }
+    };
+    let db = ctx.store.path().to_path_buf();
+    drop(ctx);
+    let config = Config {
+        listen,
+        db,
+        app_secret,
+        verify_token,
+        client,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        println!("Listening for WhatsApp webhooks on http://{listen}/webhook (Ctrl-C to stop).");
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        receiver::serve(config, shutdown).await
+    })?;
+    Ok(Done::Ok)
+}
+
+#[derive(Serialize)]
+struct Failed {
+    id: i64,
+    received_at: String,
+    attempts: i64,
+    error: String,
+}
+
+pub fn inbox(mut ctx: Ctx, cmd: InboxCmd) -> CliResult {
+    match cmd {
+        InboxCmd::List { json } => {
+            let failed: Vec<Failed> = ctx
+                .store
+                .conn()
+                .prepare("SELECT id, received_at, attempts, error FROM inbox WHERE error IS NOT NULL AND processed_at IS NULL ORDER BY id")
+                .map_err(optdesk_core::Error::from)?
+                .query_map([], |r| Ok(Failed { id: r.get(0)?, received_at: r.get(1)?, attempts: r.get(2)?, error: r.get(3)? }))
+                .map_err(optdesk_core::Error::from)?
+                .collect::<Result<_, _>>()
+                .map_err(optdesk_core::Error::from)?;
+            if json {
+                out::json(&failed)?;
+            } else if failed.is_empty() {
+                println!("Every webhook received has been processed.");
+            } else {
+                for f in &failed {
+                    println!(
+                        "#{} received {} ({} attempts): {}",
+                        f.id, f.received_at, f.attempts, f.error
+                    );
+                }
+            }
+            Ok(Done::Ok)
+        }
+        InboxCmd::Retry => {
+            let n = process::retry_failed(&mut ctx.store)?;
+            let p = Processor::from_settings(ctx.store.conn())?;
+            let r = process::process_pending(&mut ctx.store, &p)?;
+            println!(
+                "Retried {n}: {} processed, {} still failing.",
+                r.processed, r.failed
+            );
+            Ok(if r.failed > 0 { Done::Failed } else { Done::Ok })
+        }
+    }
+}
+
+pub fn keywords(ctx: Ctx, cmd: KeywordsCmd) -> CliResult {
+    let KeywordsCmd::Test { text, json } = cmd;
+    let p = Processor::from_settings(ctx.store.conn())?;
+    let v = p.rules.classify(&text);
+    if json {
+        out::json(&v)?;
+    } else {
+        match &v.matched {
+            Some(m) => println!("{} (\"{m}\": {})", v.class.as_str(), v.rule),
+            None => println!("{} ({})", v.class.as_str(), v.rule),
+        }
+    }
+    Ok(Done::Ok)
+}

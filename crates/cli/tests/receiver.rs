@@ -1,0 +1,537 @@
+//! The webhook receiver: the real `optdesk serve` on 127.0.0.1, signed webhooks over HTTP, the
+//! fake Graph API taking the confirmations.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use optdesk_fake_graph::{escape_non_ascii, sign, FakeGraph, PHONE_NUMBER_ID, TOKEN, WABA_ID};
+use serde_json::{json, Value};
+
+const APP_SECRET: &str = "test-app-secret";
+const VERIFY: &str = "test-verify-token";
+const ANA: &str = "447911123456";
+const BEN: &str = "447911123457";
+
+struct Env {
+    dir: tempfile::TempDir,
+    fake: FakeGraph,
+    port: u16,
+    server: Option<Child>,
+}
+
+impl Env {
+    fn new() -> Env {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let env = Env {
+            dir: tempfile::tempdir().unwrap(),
+            fake: FakeGraph::start(),
+            port,
+            server: None,
+        };
+        for (k, v) in [
+            ("phone_number_id", PHONE_NUMBER_ID),
+            ("waba_id", WABA_ID),
+            ("business_name", "Bakery Sol"),
+        ] {
+            env.ok(&["config", "set", k, v]);
+        }
+        let csv = env.dir.path().join("c.csv");
+        std::fs::write(&csv, format!("phone,name,marketing,utility,consent_source\n+{ANA},Ana,yes,yes,fair\n+{BEN},Ben,yes,yes,fair\n")).unwrap();
+        env.ok(&["contacts", "import", csv.to_str().unwrap()]);
+        env
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_optdesk"));
+        c.env("OPTDESK_DB", self.dir.path().join("db.sqlite3"))
+            .env("OPTDESK_GRAPH_URL", &self.fake.url)
+            .env("OPTDESK_ACCESS_TOKEN", TOKEN)
+            .env("OPTDESK_APP_SECRET", APP_SECRET)
+            .env("OPTDESK_VERIFY_TOKEN", VERIFY)
+            .args(args);
+        c
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.cmd(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    fn start(&mut self) {
+        let child = self
+            .cmd(&["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.server = Some(child);
+        let until = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < until, "the receiver did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.server.take() {
+            c.kill().unwrap(); // SIGKILL
+            c.wait().unwrap();
+        }
+    }
+
+    /// Raw HTTP, so the test controls every byte: (status, body).
+    fn http(&self, request: &str, body: &[u8]) -> (u16, String) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        // The server may answer (413) and close before a huge body is all written.
+        let _ = s.write_all(body);
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let status = out
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        (
+            status,
+            out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
+        )
+    }
+
+    fn post_raw(&self, body: &[u8], signature: Option<&str>) -> u16 {
+        let sig = signature
+            .map(|s| format!("x-hub-signature-256: {s}\r\n"))
+            .unwrap_or_default();
+        let req = format!(
+            "POST /webhook HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{sig}content-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        self.http(&req, body).0
+    }
+
+    /// Posts a body the way Meta does: non-ASCII escaped, signed over the exact bytes.
+    fn post(&self, v: &Value) -> u16 {
+        let body = escape_non_ascii(&v.to_string());
+        self.post_raw(body.as_bytes(), Some(&sign(APP_SECRET, body.as_bytes())))
+    }
+
+    fn contact(&self, wa: &str) -> Value {
+        self.json(&["contacts", "show", &format!("+{wa}"), "--json"])
+    }
+
+    /// Waits until `check` holds (processing is asynchronous, but quick).
+    fn eventually(&self, what: &str, check: impl Fn(&Env) -> bool) {
+        let until = Instant::now() + Duration::from_secs(10);
+        while !check(self) {
+            assert!(Instant::now() < until, "timed out waiting for: {what}");
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    fn db_count(&self, sql: &str) -> i64 {
+        rusqlite::Connection::open(self.dir.path().join("db.sqlite3"))
+            .unwrap()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn messages(msgs: Value, contacts: Value) -> Value {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [{"field": "messages",
+        "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "447911123400", "phone_number_id": PHONE_NUMBER_ID},
+                  "contacts": contacts, "messages": msgs}}]}]})
+}
+
+fn now() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string()
+}
+
+fn text(from: &str, id: &str, body: &str) -> Value {
+    messages(
+        json!([{"from": from, "id": id, "timestamp": now(), "type": "text", "text": {"body": body}}]),
+        json!([{"profile": {"name": "Someone"}, "wa_id": from}]),
+    )
+}
+
+fn statuses(list: Value) -> Value {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [{"field": "messages",
+        "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "447911123400", "phone_number_id": PHONE_NUMBER_ID},
+                  "statuses": list}}]}]})
+}
+
+fn texts_sent(fake: &FakeGraph) -> Vec<Value> {
+    fake.state()
+        .sends()
+        .into_iter()
+        .filter(|r| r.body["type"] == "text")
+        .map(|r| r.body.clone())
+        .collect()
+}
+
+#[test]
+fn the_handshake_and_signatures() {
+    let mut env = Env::new();
+    env.start();
+    let get = |q: &str| {
+        env.http(
+            &format!("GET /webhook?{q} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"),
+            b"",
+        )
+    };
+    assert_eq!(
+        get(&format!(
+            "hub.mode=subscribe&hub.verify_token={VERIFY}&hub.challenge=1158201444"
+        )),
+        (200, "1158201444".into())
+    );
+    assert_eq!(
+        get("hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1").0,
+        403
+    );
+    assert_eq!(
+        get(&format!(
+            "hub.mode=unsubscribe&hub.verify_token={VERIFY}&hub.challenge=1"
+        ))
+        .0,
+        403
+    );
+
+    let body = escape_non_ascii(&text(ANA, "wamid.SIG1", "stop").to_string());
+    assert_eq!(env.post_raw(body.as_bytes(), None), 401);
+    assert_eq!(
+        env.post_raw(
+            body.as_bytes(),
+            Some(&sign("not-the-secret", body.as_bytes()))
+        ),
+        401
+    );
+    // Signed over the escaped bytes, then sent as raw UTF-8: not what was signed.
+    let unescaped = text(ANA, "wamid.SIG1", "stop 🙏").to_string();
+    assert_eq!(
+        env.post_raw(
+            unescaped.as_bytes(),
+            Some(&sign(APP_SECRET, escape_non_ascii(&unescaped).as_bytes()))
+        ),
+        401
+    );
+    assert_eq!(
+        env.db_count("SELECT count(*) FROM inbox"),
+        0,
+        "nothing stored for a refused body"
+    );
+    let huge = vec![b' '; 4 * 1024 * 1024];
+    assert_eq!(env.post_raw(&huge, Some(&sign(APP_SECRET, &huge))), 413);
+
+    // An emoji in a STOP, escaped as Meta escapes it: verified, and an opt-out.
+    assert_eq!(env.post(&text(ANA, "wamid.SIG2", "STOP 🙏")), 200);
+    env.eventually("Ana opted out", |e| {
+        e.contact(ANA)["marketing"] == "opted_out"
+    });
+}
+
+#[test]
+fn a_stop_opts_out_of_everything_and_gets_exactly_one_confirmation() {
+    let mut env = Env::new();
+    env.start();
+    let stop = text(ANA, "wamid.STOP1", "Stop sending me these messages");
+    assert_eq!(env.post(&stop), 200);
+    assert_eq!(env.post(&stop), 200, "Meta delivers again");
+    env.eventually("a confirmation went out", |e| {
+        !texts_sent(&e.fake).is_empty()
+    });
+    let ana = env.contact(ANA);
+    assert_eq!(
+        (ana["marketing"].as_str(), ana["utility"].as_str()),
+        (Some("opted_out"), Some("opted_out"))
+    );
+    let ev = ana["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (
+            ev["source_kind"].as_str(),
+            ev["proof"].as_str(),
+            ev["evidence_ref"].as_str()
+        ),
+        (
+            Some("keyword"),
+            Some("Stop sending me these messages"),
+            Some("wamid.STOP1")
+        )
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    let sent = texts_sent(&env.fake);
+    assert_eq!(sent.len(), 1, "one confirmation, not two: {sent:?}");
+    assert_eq!(sent[0]["to"], ANA);
+    assert_eq!(sent[0]["context"]["message_id"], "wamid.STOP1");
+    assert_eq!(
+        sent[0]["text"]["body"],
+        "You're unsubscribed from Bakery Sol messages. Reply START to resubscribe."
+    );
+
+    // Its delivery comes back by status webhooks, out of order and twice.
+    let list = env.json(&["optouts", "list", "--json"]);
+    assert_eq!(list[0]["confirmation"]["state"], "sent");
+    let wamid = env
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.body["type"] == "text")
+        .count();
+    assert_eq!(wamid, 1);
+    let reply_id: String = rusqlite::Connection::open(env.dir.path().join("db.sqlite3"))
+        .unwrap()
+        .query_row("SELECT wamid FROM outbound_messages", [], |r| r.get(0))
+        .unwrap();
+    for s in ["read", "delivered", "read", "sent"] {
+        assert_eq!(env.post(&statuses(json!([{"id": reply_id, "status": s, "timestamp": "1781604005", "recipient_id": ANA}]))), 200);
+    }
+    env.eventually("the confirmation shows as read", |e| {
+        e.json(&["optouts", "list", "--json"])[0]["confirmation"]["delivery"] == "read"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        env.json(&["optouts", "list", "--json"])[0]["confirmation"]["delivery"],
+        "read",
+        "never moves backwards"
+    );
+
+    // START restores what the keyword took away.
+    assert_eq!(env.post(&text(ANA, "wamid.START1", "START")), 200);
+    env.eventually("Ana back in", |e| e.contact(ANA)["marketing"] == "opted_in");
+    assert_eq!(env.contact(ANA)["utility"], "opted_in");
+}
+
+#[test]
+fn buttons_preferences_and_failed_statuses() {
+    let mut env = Env::new();
+    env.start();
+    let button = messages(
+        json!([{"from": ANA, "id": "wamid.BTN1", "timestamp": "1781604000", "type": "button",
+                "button": {"payload": "Stop promotions", "text": "Stop promotions"}, "context": {"from": "447911123400", "id": "wamid.T1"}}]),
+        json!([{"wa_id": ANA}]),
+    );
+    assert_eq!(env.post(&button), 200);
+    env.eventually("marketing opt-out by button", |e| {
+        e.contact(ANA)["marketing"] == "opted_out"
+    });
+    assert_eq!(
+        env.contact(ANA)["utility"],
+        "opted_in",
+        "a button covers marketing only"
+    );
+    env.eventually("the button got its confirmation", |e| {
+        texts_sent(&e.fake).len() == 1
+    });
+
+    let pref = |value: &str, ts: i64| {
+        json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [{"field": "user_preferences",
+        "value": {"messaging_product": "whatsapp", "contacts": [{"wa_id": BEN}],
+                  "user_preferences": [{"wa_id": BEN, "detail": "User requested to stop marketing messages",
+                                        "category": "marketing_messages", "value": value, "timestamp": ts}]}}]}]})
+    };
+    assert_eq!(env.post(&pref("stop", 1781604020)), 200);
+    env.eventually("Ben blocked by Meta", |e| {
+        e.contact(BEN)["meta_blocked"] == true
+    });
+    assert_eq!(
+        env.post(&pref("resume", 1781604010)),
+        200,
+        "an older resume arriving late"
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        env.contact(BEN)["meta_blocked"],
+        true,
+        "a stale resume changes nothing"
+    );
+    assert_eq!(env.post(&pref("resume", 1781604090)), 200);
+    env.eventually("Ben resumed", |e| e.contact(BEN)["meta_blocked"] == false);
+    assert_eq!(
+        env.contact(BEN)["marketing"],
+        "opted_in",
+        "resume lifts Meta's block, not more"
+    );
+
+    let failed = |id: &str, to: &str, code: i64| {
+        statuses(
+            json!([{"id": id, "status": "failed", "timestamp": "1781604100", "recipient_id": to,
+        "errors": [{"code": code, "title": "x", "message": "x", "error_data": {"details": "d"}}]}]),
+        )
+    };
+    assert_eq!(env.post(&failed("wamid.F1", BEN, 131050)), 200);
+    env.eventually("131050 recorded", |e| {
+        e.contact(BEN)["meta_blocked"] == true
+    });
+    assert_eq!(env.post(&failed("wamid.F2", ANA, 131026)), 200);
+    env.eventually("131026 marks unreachable", |e| {
+        e.contact(ANA)["unreachable"] == true
+    });
+    let list = env.json(&["optouts", "list", "--json"]);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["topic"] == "meta_blocked" && o["source_kind"] == "meta_signal"),
+        "{list:#}"
+    );
+}
+
+#[test]
+fn unknown_senders_review_and_the_keyword_test_command() {
+    let mut env = Env::new();
+    env.start();
+    let stranger = "34612345678";
+    assert_eq!(env.post(&text(stranger, "wamid.U1", "baja")), 200);
+    env.eventually("a suppression for the unknown number", |e| {
+        e.db_count("SELECT count(*) FROM suppressions") == 1
+    });
+    let o = env
+        .cmd(&["contacts", "add", &format!("+{stranger}")])
+        .output()
+        .unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("suppression list"));
+    env.eventually("the stranger still got a confirmation", |e| {
+        texts_sent(&e.fake).iter().any(|t| t["to"] == stranger)
+    });
+
+    assert_eq!(
+        env.post(&text(ANA, "wamid.R1", "cancel my order please")),
+        200
+    );
+    env.eventually("in review", |e| e.contact(ANA)["review_pending"] == true);
+    assert_eq!(
+        env.contact(ANA)["marketing"],
+        "opted_in",
+        "a review item is not an opt-out"
+    );
+    let items = env.json(&["review", "list", "--json"]);
+    assert_eq!(
+        (items[0]["text"].as_str(), items[0]["matched"].as_str()),
+        (Some("cancel my order please"), Some("cancel"))
+    );
+    assert_eq!(items[0]["business_days_left"], 10);
+    let id = items[0]["id"].to_string();
+    env.ok(&["review", "dismiss", &id]);
+    assert_eq!(env.contact(ANA)["review_pending"], false);
+    assert_eq!(env.contact(ANA)["marketing"], "opted_in");
+
+    assert_eq!(
+        env.post(&text(BEN, "wamid.R2", "no more messages like that thanks")),
+        200
+    );
+    env.eventually("in review", |e| e.contact(BEN)["review_pending"] == true);
+    let id = env.json(&["review", "list", "--json"])[0]["id"].to_string();
+    env.ok(&["review", "accept", &id]);
+    let ben = env.contact(BEN);
+    assert_eq!(
+        (
+            ben["marketing"].as_str(),
+            ben["utility"].as_str(),
+            ben["review_pending"].as_bool()
+        ),
+        (Some("opted_out"), Some("opted_out"), Some(false))
+    );
+
+    let v: Value =
+        serde_json::from_str(&env.ok(&["keywords", "test", "Stop. Thank you", "--json"])).unwrap();
+    assert_eq!(
+        (v["class"].as_str(), v["matched"].as_str()),
+        (Some("opt-out"), Some("stop"))
+    );
+    assert!(env
+        .ok(&["keywords", "test", "What time do you open?"])
+        .starts_with("none"));
+}
+
+#[test]
+fn every_acknowledged_body_survives_a_kill_and_is_processed_after_restart() {
+    let mut env = Env::new();
+    env.start();
+    let mut acknowledged = 0;
+    for i in 0..60 {
+        let who = if i % 2 == 0 { ANA } else { BEN };
+        if env.post(&statuses(json!([{"id": format!("wamid.K{i}"), "status": "delivered", "timestamp": "1781604000", "recipient_id": who}]))) == 200 {
+            acknowledged += 1;
+        }
+    }
+    assert_eq!(env.post(&text(BEN, "wamid.K-STOP", "unsubscribe")), 200);
+    env.kill(); // SIGKILL right after the last 200
+    assert_eq!(
+        env.db_count("SELECT count(*) FROM inbox"),
+        acknowledged + 1,
+        "every 200 was committed first"
+    );
+
+    env.start();
+    env.eventually("everything processed after the restart", |e| {
+        e.db_count("SELECT count(*) FROM inbox WHERE processed_at IS NULL") == 0
+    });
+    assert_eq!(env.db_count("SELECT count(*) FROM message_statuses"), 60);
+    assert_eq!(env.contact(BEN)["marketing"], "opted_out");
+    env.ok(&["consent", "verify"]);
+
+    // One receiver per database.
+    let o = env
+        .cmd(&["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("already running"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn the_provider_error_guard_holds_a_flood_of_131050s() {
+    let mut env = Env::new();
+    env.ok(&["config", "set", "provider_optout_guard", "1"]);
+    env.start();
+    for (i, to) in [ANA, BEN].iter().enumerate() {
+        let s = statuses(
+            json!([{"id": format!("wamid.G{i}"), "status": "failed", "timestamp": "1781604100", "recipient_id": to,
+            "errors": [{"code": 131050, "title": "x", "message": "x"}]}]),
+        );
+        assert_eq!(env.post(&s), 200);
+    }
+    env.eventually("the second is held", |e| {
+        e.db_count(
+            "SELECT count(*) FROM inbox WHERE error LIKE 'held by the provider-error guard%'",
+        ) == 1
+    });
+    assert_eq!(env.contact(ANA)["meta_blocked"], true);
+    assert_eq!(env.contact(BEN)["meta_blocked"], false, "held, not applied");
+    assert!(env
+        .ok(&["inbox", "list"])
+        .contains("held by the provider-error guard"));
+    env.ok(&["config", "set", "provider_optout_guard", "100"]);
+    env.ok(&["inbox", "retry"]);
+    assert_eq!(
+        env.contact(BEN)["meta_blocked"],
+        true,
+        "applied once the owner lets it through"
+    );
+}

@@ -1,0 +1,202 @@
+//! The webhook receiver: `GET /webhook` answers Meta's verification handshake, `POST /webhook`
+//! checks the signature over the raw bytes, commits the body to the inbox and only then answers
+//! 200. A processing thread turns inbox bodies into ledger events; a reply task sends the
+//! confirmations. One receiver per database: a second is refused.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver as NotifyRx, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::error::{Error, Result};
+use crate::replies;
+use crate::secrets::Secret;
+use crate::store::Store;
+use crate::webhook::{self, process};
+use crate::whatsapp::Client;
+
+pub struct Config {
+    pub listen: SocketAddr,
+    pub db: PathBuf,
+    pub app_secret: Secret,
+    pub verify_token: Secret,
+    /// Sends confirmations; without it they wait (and lapse after 5 minutes).
+    pub client: Option<Client>,
+}
+
+/// Holds the receiver's lock on a database for as long as it lives.
+pub struct InstanceLock {
+    _file: File,
+}
+
+/// Takes the one-receiver-per-database lock, or says who has it.
+pub fn lock(db: &Path) -> Result<InstanceLock> {
+    let path = db.with_extension("receiver.lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(InstanceLock { _file: file }),
+        Err(_) => Err(Error::invalid(format!(
+            "another OptDesk webhook receiver is already running on {} (the desktop app or `optdesk serve`); only one may",
+            db.display()
+        ))),
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    inbox: Arc<Mutex<Store>>,
+    app_secret: Arc<Secret>,
+    verify_token: Arc<Secret>,
+    wake: SyncSender<()>,
+}
+
+/// Equal in time whatever the contents (for the verify token).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn handshake(State(s): State<AppState>, Query(q): Query<Vec<(String, String)>>) -> Response {
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let ok = get("hub.mode") == Some("subscribe")
+        && get("hub.verify_token")
+            .is_some_and(|t| same(t.as_bytes(), s.verify_token.expose().as_bytes()));
+    match (ok, get("hub.challenge")) {
+        (true, Some(challenge)) => (StatusCode::OK, challenge.to_string()).into_response(),
+        _ => StatusCode::FORBIDDEN.into_response(),
+    }
+}
+
+async fn receive(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let sig = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok());
+    if !webhook::signature_valid(&s.app_secret, sig, &body) {
+        return (StatusCode::UNAUTHORIZED, "bad or missing signature").into_response();
+    }
+    let inbox = s.inbox.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        let mut store = inbox.lock().unwrap_or_else(|p| p.into_inner());
+        webhook::store_in_inbox(&mut store, &body)
+    })
+    .await;
+    match stored {
+        Ok(Ok(_)) => {
+            let _ = s.wake.try_send(()); // a wake-up already pending is as good
+            StatusCode::OK.into_response()
+        }
+        // Not stored, so not acknowledged: Meta will deliver it again.
+        Ok(Err(e)) => {
+            eprintln!("optdesk: could not store a webhook: {e}");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+fn processing_loop(db: PathBuf, wake: NotifyRx<()>, stop: Arc<std::sync::atomic::AtomicBool>) {
+    let mut store = match Store::open(&db) {
+        Ok(s) => s,
+        Err(e) => return eprintln!("optdesk: the webhook processor cannot open the database: {e}"),
+    };
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        // Settings are read each round, so keyword changes apply without a restart.
+        let result = process::Processor::from_settings(store.conn())
+            .and_then(|p| process::process_pending(&mut store, &p));
+        match result {
+            Ok(r) if r.failed > 0 => eprintln!(
+                "optdesk: {} webhook bodies failed to process; see `optdesk inbox list`",
+                r.failed
+            ),
+            Ok(_) => {}
+            Err(e) => eprintln!("optdesk: webhook processing: {e}"),
+        }
+        let _ = wake.recv_timeout(Duration::from_millis(500));
+    }
+}
+
+async fn replies_loop(db: PathBuf, client: Client, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut store = match Store::open(&db) {
+        Ok(s) => s,
+        Err(e) => return eprintln!("optdesk: the reply sender cannot open the database: {e}"),
+    };
+    loop {
+        if let Err(e) = replies::send_queued(&mut store, &client).await {
+            eprintln!("optdesk: sending confirmations: {e}");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Serves until `shutdown` completes. Call inside a tokio runtime.
+pub async fn serve(
+    cfg: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let _lock = lock(&cfg.db)?;
+    let mut inbox = Store::open(&cfg.db)?;
+    replies::recover_interrupted(&mut inbox)?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| Error::invalid(format!("cannot listen on {}: {e}", cfg.listen)))?;
+    serve_on(listener, cfg, inbox, shutdown).await
+}
+
+/// [`serve`] on a listener already bound (tests bind port 0).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    cfg: Config,
+    inbox: Store,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let (wake_tx, wake_rx) = sync_channel(1);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let processor = {
+        let (db, stop) = (cfg.db.clone(), stop.clone());
+        std::thread::spawn(move || processing_loop(db, wake_rx, stop))
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sender = cfg
+        .client
+        .map(|c| tokio::spawn(replies_loop(cfg.db.clone(), c, stop_rx)));
+    let state = AppState {
+        inbox: Arc::new(Mutex::new(inbox)),
+        app_secret: Arc::new(cfg.app_secret),
+        verify_token: Arc::new(cfg.verify_token),
+        wake: wake_tx.clone(),
+    };
+    let app = Router::new()
+        .route("/webhook", get(handshake).post(receive))
+        .layer(DefaultBodyLimit::max(webhook::MAX_BODY))
+        .with_state(state);
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = wake_tx.try_send(());
+    let _ = stop_tx.send(true);
+    if let Some(s) = sender {
+        let _ = s.await;
+    }
+    let _ = tokio::task::spawn_blocking(move || processor.join()).await;
+    served.map_err(|e| Error::invalid(format!("the receiver stopped: {e}")))
+}

@@ -1,0 +1,86 @@
+//! OptDesk's own replies (opt-out confirmations, HELP answers): one per inbound message, sent
+//! within 5 minutes or not at all (with the reason recorded), never resent blindly.
+
+use rusqlite::params;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::store::Store;
+use crate::time;
+use crate::whatsapp::{Client, ClientError, TextMessage};
+
+/// How long after the customer's message a confirmation may still go (the FCC's expectation).
+pub const DEADLINE: chrono::Duration = chrono::Duration::minutes(5);
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SendReport {
+    pub sent: u64,
+    pub failed: u64,
+    pub unknown: u64,
+    pub skipped: u64,
+}
+
+/// After a crash: a reply caught in `sending` may or may not have reached WhatsApp. It becomes
+/// `unknown` rather than being sent again.
+pub fn recover_interrupted(store: &mut Store) -> Result<usize> {
+    Ok(store.conn().execute(
+        "UPDATE outbound_messages SET state = 'unknown', error = 'OptDesk stopped while sending it',
+            updated_at = ?1 WHERE state = 'sending'",
+        [time::to_db(&time::now())],
+    )?)
+}
+
+struct Claimed {
+    id: i64,
+    to: String,
+    body: String,
+    in_reply_to: String,
+}
+
+/// Sends every queued reply (or skips those past the deadline).
+pub async fn send_queued(store: &mut Store, client: &Client) -> Result<SendReport> {
+    let mut report = SendReport::default();
+    let now = time::now();
+    let late = time::to_db(&(now - DEADLINE));
+    let now_db = time::to_db(&now);
+    let claimed: Vec<Claimed> = store.with_tx(|tx| {
+        report.skipped += tx.execute(
+            "UPDATE outbound_messages SET state = 'skipped', updated_at = ?1,
+                error = 'not sent within 5 minutes of the customer''s message, so not sent at all'
+             WHERE state = 'queued' AND created_at < ?2",
+            params![now_db, late],
+        )? as u64;
+        let rows: Vec<Claimed> = tx
+            .prepare("SELECT id, to_number, body, in_reply_to FROM outbound_messages WHERE state = 'queued' ORDER BY id LIMIT 50")?
+            .query_map([], |r| Ok(Claimed { id: r.get(0)?, to: r.get(1)?, body: r.get(2)?, in_reply_to: r.get(3)? }))?
+            .collect::<rusqlite::Result<_>>()?;
+        for c in &rows {
+            tx.execute("UPDATE outbound_messages SET state = 'sending', updated_at = ?1 WHERE id = ?2", params![now_db, c.id])?;
+        }
+        Ok(rows)
+    })?;
+    for c in claimed {
+        let msg = TextMessage {
+            to: c.to,
+            body: c.body,
+            reply_to: Some(c.in_reply_to),
+            callback_data: Some(format!("reply={}", c.id)),
+        };
+        let result = client.send_text(&msg).await;
+        let (state, wamid, error) = match result {
+            Ok(sent) => ("sent", Some(sent.message_id), None),
+            Err(e @ ClientError::Network { .. }) => ("unknown", None, Some(e.to_string())),
+            Err(e) => ("failed", None, Some(e.to_string())),
+        };
+        match state {
+            "sent" => report.sent += 1,
+            "unknown" => report.unknown += 1,
+            _ => report.failed += 1,
+        }
+        store.conn().execute(
+            "UPDATE outbound_messages SET state = ?1, wamid = ?2, error = ?3, updated_at = ?4 WHERE id = ?5",
+            params![state, wamid, error, time::to_db(&time::now()), c.id],
+        )?;
+    }
+    Ok(report)
+}
