@@ -56,6 +56,9 @@ pub enum Command {
     /// Webhook bodies as received; retry those that failed to process.
     #[command(subcommand)]
     Inbox(InboxCmd),
+    /// Check the public webhook URL end to end.
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
     /// Check how the shop's keyword rules read a message.
     #[command(subcommand, visible_alias = "keyword")]
     Keywords(KeywordsCmd),
@@ -96,6 +99,18 @@ pub enum InboxCmd {
     },
     /// Process the failed bodies again.
     Retry,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCmd {
+    /// Post a signed test event to <public_url>/webhook, as Meta would, and report whether it
+    /// reached this database's receiver.
+    Test {
+        /// Test this base address instead of public_url (e.g. the local receiver,
+        /// http://127.0.0.1:8787, before the tunnel).
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -33,6 +33,14 @@ pub fn signature_valid(app_secret: &Secret, header: Option<&str>, body: &[u8]) -
     mac.verify_slice(&sig).is_ok()
 }
 
+/// `sha256=<hex>` of HMAC-SHA256(app secret, body): what Meta puts in `X-Hub-Signature-256`.
+pub fn sign(app_secret: &Secret, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.expose().as_bytes())
+        .expect("HMAC takes a key of any length"); // start-up invariant
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
 /// Writes a verified body to the inbox and commits it: only then may the 200 go back.
 pub fn store_in_inbox(store: &mut Store, body: &[u8]) -> Result<i64> {
     store.with_tx(|tx| {
