@@ -41,6 +41,9 @@ pub enum Command {
     /// Message templates: sync from WhatsApp, list, create, lint.
     #[command(subcommand, visible_alias = "template")]
     Templates(TemplatesCmd),
+    /// Send an approved template to an audience, never to anyone whose consent does not allow it.
+    #[command(subcommand, visible_alias = "broadcast")]
+    Broadcasts(BroadcastsCmd),
     /// Run the webhook receiver (Meta calls it with replies, opt-outs and delivery statuses).
     Serve {
         /// Address to listen on; put a tunnel or reverse proxy with HTTPS in front of it.
@@ -62,6 +65,67 @@ pub enum Command {
     /// Check how the shop's keyword rules read a message.
     #[command(subcommand, visible_alias = "keyword")]
     Keywords(KeywordsCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BroadcastsCmd {
+    /// Create a broadcast; prints its id alone.
+    Create {
+        #[arg(long)]
+        template: String,
+        #[arg(long)]
+        language: String,
+        /// Only contacts with this tag (repeatable: any of them). Default: everyone.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// A body parameter: N=TEXT, or N=@name|fallback (repeatable).
+        #[arg(long = "param", value_name = "N=VALUE")]
+        params: Vec<String>,
+        #[arg(long, value_name = "LABEL")]
+        name: Option<String>,
+        /// Send a marketing template that gives no way to opt out anyway; the reason is kept.
+        #[arg(long, value_name = "WHY")]
+        override_reason: Option<String>,
+    },
+    /// Who will and will not receive it, and why.
+    Preview {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send it (or resume it) in the foreground; Ctrl-C pauses.
+    Send {
+        id: i64,
+        /// Messages per second (default: the send_rate setting, 20).
+        #[arg(long)]
+        rate: Option<f64>,
+    },
+    /// Counts by state (and each recipient with --recipients).
+    Status {
+        id: i64,
+        #[arg(long)]
+        recipients: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a running broadcast after what is in flight.
+    Pause { id: i64 },
+    /// Stop a broadcast for good.
+    Cancel { id: i64 },
+    /// Settle recipients held as unknown after a crash: --resend (accepting a possible
+    /// duplicate) or --drop.
+    Resolve {
+        id: i64,
+        #[arg(long, conflicts_with = "drop", required_unless_present = "drop")]
+        resend: bool,
+        #[arg(long)]
+        drop: bool,
+    },
+    /// Every broadcast.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

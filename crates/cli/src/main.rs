@@ -42,6 +42,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Config(c) => cmd::config::run(ctx, c),
         Command::Credentials(c) => cmd::credentials::run(ctx, c),
         Command::Templates(c) => cmd::templates::run(ctx, c),
+        Command::Broadcasts(c) => cmd::broadcasts::run(ctx, c),
         Command::Serve { listen } => cmd::receiver::serve(ctx, listen),
         Command::Optouts(c) => cmd::optouts::run_optouts(ctx, c),
         Command::Review(c) => cmd::optouts::run_review(ctx, c),

@@ -84,6 +84,15 @@ fn footer(v: &str) -> Result<String> {
     Ok(v.to_string())
 }
 
+fn rate(v: &str) -> Result<String> {
+    match v.trim().parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 1000.0 => Ok(r.to_string()),
+        _ => Err(Error::invalid(format!(
+            "{v:?} is not a rate between 0 and 1000 messages per second"
+        ))),
+    }
+}
+
 fn count(v: &str) -> Result<String> {
     match v.trim().parse::<u32>() {
         Ok(n) if n > 0 => Ok(n.to_string()),
@@ -200,6 +209,18 @@ pub const KEYS: &[Key] = &[
         help: "at most this many opt-outs from WhatsApp errors (131050) per hour before pausing to alert",
         default: Some("200"),
         check: count,
+    },
+    Key {
+        name: "send_rate",
+        help: "broadcast messages per second (Meta allows up to 1000)",
+        default: Some("20"),
+        check: rate,
+    },
+    Key {
+        name: "messaging_limit",
+        help: "the number's messaging limit, e.g. TIER_2K (filled by `credentials test`)",
+        default: None,
+        check: any_text,
     },
     Key {
         name: "consent_wording",

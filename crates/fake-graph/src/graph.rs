@@ -364,6 +364,7 @@ fn send(s: &Shared, body: Value) -> Response {
     }
     let id = st.next_id;
     st.next_id += 1;
+    st.accepted.push(to.clone());
     let message_id = format!("wamid.FAKE{id:08}");
     if let Some(target) = st.webhook.clone() {
         let failed = st.fail_131050_async.contains(&to);

@@ -108,6 +108,8 @@ pub struct State {
     pub auto_approve: bool,
     pub webhook: Option<WebhookTarget>,
     pub requests: Vec<Recorded>,
+    /// The `to` of every send the fake accepted (200), in order.
+    pub accepted: Vec<String>,
     pub next_id: u64,
 }
 
@@ -128,6 +130,7 @@ impl Default for State {
             auto_approve: false,
             webhook: None,
             requests: Vec::new(),
+            accepted: Vec::new(),
             next_id: 1,
         }
     }

@@ -1,5 +1,6 @@
 //! The commands, one module per noun.
 
+pub mod broadcasts;
 pub mod config;
 pub mod consent;
 pub mod contacts;

@@ -218,6 +218,43 @@ CREATE TABLE review_queue (
     decided_by  TEXT
 ) STRICT;
 "#,
+    // 5: broadcasts and their recipients (one row each, with its own state machine).
+    r#"
+CREATE TABLE broadcasts (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL,
+    template_name   TEXT NOT NULL,
+    language        TEXT NOT NULL,
+    category        TEXT NOT NULL,
+    params          TEXT NOT NULL,          -- JSON: body parameters, fixed text or a contact field
+    audience_tags   TEXT NOT NULL,          -- JSON array; empty means everyone
+    override_reason TEXT,                   -- why a marketing template with no way out was allowed
+    state           TEXT NOT NULL CHECK (state = 'draft' OR state = 'sending' OR state = 'paused'
+                        OR state = 'finished' OR state = 'cancelled'),
+    pause_reason    TEXT,
+    lease_owner     TEXT,                   -- the engine sending it, with a heartbeat
+    lease_until     TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE broadcast_recipients (
+    broadcast_id    INTEGER NOT NULL REFERENCES broadcasts (id),
+    contact_id      INTEGER NOT NULL REFERENCES contacts (id),
+    -- queued → sending → sent | failed | blocked | unknown (may have reached Meta)
+    state           TEXT NOT NULL CHECK (state = 'queued' OR state = 'sending' OR state = 'sent'
+                        OR state = 'failed' OR state = 'blocked' OR state = 'unknown'),
+    reason          TEXT,
+    error_code      INTEGER,
+    wamid           TEXT,
+    delivery_status TEXT,                   -- sent < delivered < read; failed is final
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    updated_at      TEXT NOT NULL,
+    PRIMARY KEY (broadcast_id, contact_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX broadcast_recipients_by_state ON broadcast_recipients (broadcast_id, state, contact_id);
+CREATE INDEX broadcast_recipients_by_wamid ON broadcast_recipients (wamid) WHERE wamid IS NOT NULL;
+"#,
 ];
 
 /// The schema version this build writes.

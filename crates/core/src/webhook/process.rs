@@ -532,6 +532,20 @@ fn change_number(
     Ok(())
 }
 
+/// `b=<broadcast>;c=<contact>`, as the engine sets `biz_opaque_callback_data`.
+fn broadcast_callback(data: Option<&str>) -> Option<(i64, i64)> {
+    let mut b = None;
+    let mut c = None;
+    for part in data?.split(';') {
+        match part.split_once('=') {
+            Some(("b", v)) => b = v.parse().ok(),
+            Some(("c", v)) => c = v.parse().ok(),
+            _ => {}
+        }
+    }
+    Some((b?, c?))
+}
+
 /// Status ranks: a later webhook never moves a message backwards; failed is final.
 const RANK_SQL: &str = "CASE ?1 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4 ELSE 0 END";
 
@@ -554,8 +568,35 @@ fn handle_status(tx: &Tx<'_>, p: &Processor, st: &Status) -> Result<()> {
            CASE delivery_status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END))"
     ))?
     .execute(params![st.status, time::to_db(&now), st.id])?;
+    tx.prepare_cached(&format!(
+        "UPDATE broadcast_recipients SET delivery_status = ?1, updated_at = ?2
+         WHERE wamid = ?3 AND (delivery_status IS NULL OR (delivery_status <> 'failed' AND {RANK_SQL} >
+           CASE delivery_status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END))"
+    ))?
+    .execute(params![st.status, time::to_db(&now), st.id])?;
+    // The callback data names the recipient even before the engine stored the message id (the
+    // webhook can win that race), and settles one held as unknown after a crash.
+    if let Some((b, c)) = broadcast_callback(st.biz_opaque_callback_data.as_deref()) {
+        tx.prepare_cached(&format!(
+            "UPDATE broadcast_recipients SET wamid = coalesce(wamid, ?3), updated_at = ?4,
+                state = CASE state WHEN 'unknown' THEN 'sent' ELSE state END,
+                reason = CASE state WHEN 'unknown' THEN 'settled by WhatsApp''s status webhook' ELSE reason END,
+                delivery_status = CASE WHEN delivery_status IS NULL OR (delivery_status <> 'failed' AND {RANK_SQL} >
+                    CASE delivery_status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END)
+                    THEN ?1 ELSE delivery_status END
+             WHERE broadcast_id = ?5 AND contact_id = ?6 AND (wamid IS NULL OR wamid = ?3)"
+        ))?
+        .execute(params![st.status, 0, st.id, time::to_db(&now), b, c])?;
+    }
     if st.status != "failed" {
         return Ok(());
+    }
+    if let Some(e) = st.errors.first() {
+        let reason = format!("{} (code {})", e.class().advice(), e.code);
+        tx.prepare_cached(
+            "UPDATE broadcast_recipients SET reason = ?1, error_code = ?2 WHERE wamid = ?3",
+        )?
+        .execute(params![reason, e.code, st.id])?;
     }
     let at = unix_time(st.timestamp.as_deref());
     for e in &st.errors {

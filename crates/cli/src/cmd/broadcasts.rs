@@ -1,0 +1,289 @@
+//! `optdesk broadcasts …`
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use optdesk_core::broadcast::{self, engine, NewBroadcast, Param};
+
+use super::{block_on, client, Ctx, Error};
+use crate::args::BroadcastsCmd;
+use crate::{out, CliResult, Done};
+
+fn invalid(msg: String) -> Error {
+    Error::Core(optdesk_core::Error::invalid(msg))
+}
+
+pub fn run(mut ctx: Ctx, cmd: BroadcastsCmd) -> CliResult {
+    match cmd {
+        BroadcastsCmd::Create {
+            template,
+            language,
+            tags,
+            params,
+            name,
+            override_reason,
+        } => {
+            let mut parsed = BTreeMap::new();
+            for p in &params {
+                let (n, v) = p.split_once('=').ok_or_else(|| {
+                    invalid(format!(
+                        "--param {p:?} must be N=VALUE, such as 1=@name|there"
+                    ))
+                })?;
+                let n: usize = n.trim().parse().map_err(|_| {
+                    invalid(format!("--param {p:?}: {n:?} is not a position (1, 2, 3…)"))
+                })?;
+                parsed.insert(n, Param::parse(v)?);
+            }
+            let id = broadcast::create(
+                &mut ctx.store,
+                &NewBroadcast {
+                    name,
+                    template,
+                    language,
+                    params: parsed,
+                    tags,
+                    override_reason,
+                },
+            )?;
+            println!("{id}");
+            Ok(Done::Ok)
+        }
+        BroadcastsCmd::Preview { id, json } => {
+            let p = broadcast::preview(&ctx.store, id)?;
+            if json {
+                out::json(&p)?;
+            } else {
+                println!("{} will receive it; {} won't.", p.will_receive, p.excluded);
+                for g in &p.by_reason {
+                    let shown: Vec<&str> = g.phones.iter().take(10).map(String::as_str).collect();
+                    let more = if g.count > 10 {
+                        format!(" and {} more", g.count - 10)
+                    } else {
+                        String::new()
+                    };
+                    println!(
+                        "  {} {}: {}{more}",
+                        g.count,
+                        g.description,
+                        shown.join(", ")
+                    );
+                }
+                println!(
+                    "At {} messages a second it takes about {}.",
+                    p.rate,
+                    duration(p.estimated_seconds)
+                );
+                for w in &p.warnings {
+                    println!("Warning: {w}");
+                }
+            }
+            Ok(Done::Ok)
+        }
+        BroadcastsCmd::Send { id, rate } => send(ctx, id, rate),
+        BroadcastsCmd::Status {
+            id,
+            recipients,
+            json,
+        } => {
+            let b = broadcast::get(ctx.store.conn(), id)?;
+            let counts = broadcast::counts(ctx.store.conn(), id)?;
+            let list = if recipients {
+                Some(broadcast::recipients(ctx.store.conn(), id)?)
+            } else {
+                None
+            };
+            if json {
+                #[derive(Serialize)]
+                struct Status<'a> {
+                    #[serde(flatten)]
+                    broadcast: &'a broadcast::Broadcast,
+                    counts: &'a broadcast::Counts,
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    recipients: Option<&'a Vec<broadcast::Recipient>>,
+                }
+                out::json(&Status {
+                    broadcast: &b,
+                    counts: &counts,
+                    recipients: list.as_ref(),
+                })?;
+            } else {
+                println!(
+                    "Broadcast {} \"{}\" ({} {}): {}{}",
+                    b.id,
+                    b.name,
+                    b.template,
+                    b.language,
+                    b.state,
+                    b.pause_reason
+                        .as_ref()
+                        .map(|r| format!(" — {r}"))
+                        .unwrap_or_default()
+                );
+                println!("  {} recipients: {} sent ({} delivered, {} read), {} failed, {} blocked, {} unknown, {} queued",
+                         counts.total, counts.sent, counts.delivered, counts.read, counts.failed, counts.blocked, counts.unknown, counts.queued);
+                for r in list.iter().flatten() {
+                    println!(
+                        "  {} {}{}{}",
+                        r.phone,
+                        r.state,
+                        r.delivery_status
+                            .as_ref()
+                            .map(|d| format!(" ({d})"))
+                            .unwrap_or_default(),
+                        r.reason
+                            .as_ref()
+                            .map(|x| format!(": {x}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(Done::Ok)
+        }
+        BroadcastsCmd::Pause { id } => {
+            broadcast::set_stopped(&mut ctx.store, id, false)?;
+            println!("Broadcast {id} will pause after the messages in flight; `optdesk broadcast send {id}` resumes it.");
+            Ok(Done::Ok)
+        }
+        BroadcastsCmd::Cancel { id } => {
+            broadcast::set_stopped(&mut ctx.store, id, true)?;
+            println!("Broadcast {id} is cancelled; nothing more will be sent.");
+            Ok(Done::Ok)
+        }
+        BroadcastsCmd::Resolve { id, resend, .. } => {
+            let n = broadcast::resolve_unknown(&mut ctx.store, id, resend)?;
+            if resend {
+                println!("{n} recipient(s) queued again; run `optdesk broadcast send {id}`.");
+            } else {
+                println!("{n} recipient(s) dropped.");
+            }
+            Ok(Done::Ok)
+        }
+        BroadcastsCmd::List { json } => {
+            let ids: Vec<i64> = ctx
+                .store
+                .conn()
+                .prepare("SELECT id FROM broadcasts ORDER BY id")
+                .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+                .map_err(optdesk_core::Error::from)?;
+            let mut all = Vec::new();
+            for id in ids {
+                all.push((
+                    broadcast::get(ctx.store.conn(), id)?,
+                    broadcast::counts(ctx.store.conn(), id)?,
+                ));
+            }
+            if json {
+                let v: Vec<_> = all
+                    .iter()
+                    .map(|(b, c)| serde_json::json!({"broadcast": b, "counts": c}))
+                    .collect();
+                out::json(&v)?;
+            } else {
+                for (b, c) in &all {
+                    println!(
+                        "{} {} ({}): {} — {} sent, {} delivered, {} read, {} failed, {} blocked",
+                        b.id,
+                        b.name,
+                        b.template,
+                        b.state,
+                        c.sent,
+                        c.delivered,
+                        c.read,
+                        c.failed,
+                        c.blocked
+                    );
+                }
+            }
+            Ok(Done::Ok)
+        }
+    }
+}
+
+fn duration(secs: f64) -> String {
+    let s = secs.round() as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn send(ctx: Ctx, id: i64, rate: Option<f64>) -> CliResult {
+    let client = Arc::new(client(&ctx)?);
+    let rate = match rate {
+        Some(r) if r > 0.0 && r <= 1000.0 => r,
+        Some(r) => {
+            return Err(invalid(format!(
+                "--rate {r} must be above 0 and at most 1000"
+            )))
+        }
+        None => broadcast::send_rate(ctx.store.conn())?,
+    };
+    let db = ctx.store.path().to_path_buf();
+    drop(ctx);
+    let stop = Arc::new(AtomicBool::new(false));
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ETA {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let outcome = block_on(async {
+        let flag = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                flag.store(true, Ordering::Relaxed);
+            }
+        });
+        engine::run(
+            &db,
+            client,
+            id,
+            engine::Options {
+                rate,
+                max_in_flight: 64,
+            },
+            stop.clone(),
+            |c, achieved| {
+                bar.set_length(c.total);
+                bar.set_position(c.sent + c.failed + c.blocked + c.unknown);
+                bar.set_message(format!(
+                    "sent {} · failed {} · blocked {} · {:.0}/s",
+                    c.sent, c.failed, c.blocked, achieved
+                ));
+            },
+        )
+        .await
+    })??;
+    bar.finish_and_clear();
+    match outcome {
+        engine::Outcome::Finished { counts } => {
+            println!(
+                "Broadcast {id} finished: {} sent, {} failed, {} blocked by consent or flags.",
+                counts.sent, counts.failed, counts.blocked
+            );
+            if counts.unknown > 0 {
+                println!(
+                    "{} recipient(s) are held as unknown (OptDesk stopped while sending them). Status webhooks will settle them, \
+                     or decide with `optdesk broadcast resolve {id} --resend|--drop`.",
+                    counts.unknown
+                );
+            }
+            Ok(Done::Ok)
+        }
+        engine::Outcome::Stopped {
+            state,
+            reason,
+            counts,
+        } => {
+            eprintln!(
+                "optdesk: broadcast {id} {state} after {} sent: {reason}",
+                counts.sent
+            );
+            Ok(Done::Failed)
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! Broadcasts: an approved template to an audience, with every recipient decided by the send
+//! gate at the moment it is claimed (see [`engine`]).
+//!
+//! A broadcast's audience is fixed when sending starts: one `broadcast_recipients` row per
+//! contact, each with its own state machine `queued → sending → sent | failed | blocked | unknown`.
+
+pub mod engine;
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::gate::{self, BlockReason, Decision, Policy};
+use crate::model::{Category, ContactId};
+use crate::settings;
+use crate::store::Store;
+use crate::templates::{self, rules::placeholders};
+use crate::time;
+
+/// One body parameter: fixed text, or a contact field with a fallback for when it is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Param {
+    Text { value: String },
+    Field { field: String, fallback: String },
+}
+
+impl Param {
+    /// Parses the CLI form: `TEXT`, or `@name|fallback` / `@phone|fallback`.
+    pub fn parse(spec: &str) -> Result<Param> {
+        let Some(field) = spec.strip_prefix('@') else {
+            return Ok(Param::Text {
+                value: spec.to_string(),
+            });
+        };
+        let (field, fallback) = field.split_once('|').ok_or_else(|| {
+            Error::invalid(format!(
+                "give a fallback for contacts whose {field} is empty: @{field}|there"
+            ))
+        })?;
+        if !["name", "phone"].contains(&field) {
+            return Err(Error::invalid(format!(
+                "@{field} is not a contact field; use @name or @phone"
+            )));
+        }
+        if fallback.trim().is_empty() {
+            return Err(Error::invalid("the fallback after | may not be empty"));
+        }
+        Ok(Param::Field {
+            field: field.into(),
+            fallback: fallback.into(),
+        })
+    }
+
+    pub fn value_for(&self, name: &str, phone: &str) -> String {
+        match self {
+            Param::Text { value } => value.clone(),
+            Param::Field { field, fallback } => {
+                let v = if field == "name" { name } else { phone };
+                if v.trim().is_empty() {
+                    fallback.clone()
+                } else {
+                    v.trim().to_string()
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBroadcast {
+    pub name: Option<String>,
+    pub template: String,
+    pub language: String,
+    /// Body parameters by position (1, 2, 3…).
+    pub params: BTreeMap<usize, Param>,
+    /// Contacts with any of these tags; empty for everyone.
+    pub tags: Vec<String>,
+    /// Allows a marketing template with no way out; recorded with the broadcast.
+    pub override_reason: Option<String>,
+}
+
+/// Creates a broadcast, refusing what must not be sent: a template that is not approved, the
+/// wrong number of parameters, or a marketing template with no way out (unless overridden with
+/// a reason).
+pub fn create(store: &mut Store, b: &NewBroadcast) -> Result<i64> {
+    let all = templates::list(store.conn())?;
+    let t = all
+        .iter()
+        .find(|t| t.name == b.template && t.language == b.language && !t.deleted)
+        .ok_or_else(|| Error::invalid(format!(
+            "there is no template {:?} in {:?}; run `optdesk templates sync` and check `optdesk templates list`",
+            b.template, b.language
+        )))?;
+    if t.status != "APPROVED" {
+        return Err(Error::invalid(format!(
+            "the template {} ({}) is {}, not APPROVED: WhatsApp only sends approved templates",
+            t.name, t.language, t.status
+        )));
+    }
+    let text_of = |kind: &str| {
+        t.components
+            .iter()
+            .find(|c| {
+                c["type"]
+                    .as_str()
+                    .is_some_and(|k| k.eq_ignore_ascii_case(kind))
+            })
+            .and_then(|c| c["text"].as_str())
+            .unwrap_or("")
+    };
+    if !placeholders(text_of("HEADER")).is_empty() || t.parameter_format.as_deref() == Some("NAMED")
+    {
+        return Err(Error::invalid(
+            "templates with header variables or named parameters cannot be broadcast yet",
+        ));
+    }
+    let mut wanted: Vec<usize> = placeholders(text_of("BODY"))
+        .iter()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let given: Vec<usize> = b.params.keys().copied().collect();
+    if wanted != given {
+        return Err(Error::invalid(format!(
+            "the template's body has {} variable(s) ({}), but parameters were given for {}: pass one --param N=… for each",
+            wanted.len(),
+            wanted.iter().map(|n| format!("{{{{{n}}}}}")).collect::<Vec<_>>().join(", "),
+            if given.is_empty() { "none".to_string() } else { given.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ") }
+        )));
+    }
+    let override_reason = b.override_reason.clone().filter(|r| !r.trim().is_empty());
+    if t.lacks_way_out() && override_reason.is_none() {
+        return Err(Error::invalid(format!(
+            "the marketing template {} gives customers no way to opt out (no STOP footer, no Stop promotions button). \
+             Create a version with one (`optdesk templates create` adds the footer), or, if you must, pass \
+             --override-reason \"why\" and the reason is kept with the broadcast",
+            t.name
+        )));
+    }
+    let now = time::to_db(&time::now());
+    let name = b
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{} {}", t.name, &now[..10]));
+    store.with_tx(|tx| {
+        tx.execute(
+            "INSERT INTO broadcasts (name, template_name, language, category, params, audience_tags,
+                override_reason, state, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'draft', ?8, ?8)",
+            params![name, t.name, t.language, t.category,
+                    serde_json::to_string(&b.params).unwrap_or_default(),
+                    serde_json::to_string(&b.tags).unwrap_or_default(), override_reason, now],
+        )?;
+        Ok(tx.last_insert_rowid())
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Broadcast {
+    pub id: i64,
+    pub name: String,
+    pub template: String,
+    pub language: String,
+    pub category: String,
+    pub params: BTreeMap<usize, Param>,
+    pub tags: Vec<String>,
+    pub override_reason: Option<String>,
+    pub state: String,
+    pub pause_reason: Option<String>,
+    pub created_at: String,
+}
+
+impl Broadcast {
+    pub fn gate_category(&self) -> Category {
+        if self.category == "MARKETING" {
+            Category::Marketing
+        } else {
+            Category::Utility
+        }
+    }
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Broadcast> {
+    conn.query_row(
+        "SELECT id, name, template_name, language, category, params, audience_tags, override_reason,
+                state, pause_reason, created_at FROM broadcasts WHERE id = ?1",
+        [id],
+        |r| {
+            let params: String = r.get(5)?;
+            let tags: String = r.get(6)?;
+            Ok(Broadcast {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                template: r.get(2)?,
+                language: r.get(3)?,
+                category: r.get(4)?,
+                params: serde_json::from_str(&params).unwrap_or_default(),
+                tags: serde_json::from_str(&tags).unwrap_or_default(),
+                override_reason: r.get(7)?,
+                state: r.get(8)?,
+                pause_reason: r.get(9)?,
+                created_at: r.get(10)?,
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| Error::invalid(format!("there is no broadcast {id}")))
+}
+
+pub fn policy(conn: &Connection) -> Result<Policy> {
+    Ok(Policy {
+        frequency_cap: settings::frequency_cap(conn)?,
+    })
+}
+
+pub fn send_rate(conn: &Connection) -> Result<f64> {
+    Ok(settings::get(conn, "send_rate")?
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20.0))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Excluded {
+    pub reason: BlockReason,
+    pub description: &'static str,
+    pub count: usize,
+    pub phones: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub broadcast: i64,
+    pub audience: usize,
+    pub will_receive: usize,
+    pub excluded: usize,
+    pub by_reason: Vec<Excluded>,
+    pub rate: f64,
+    pub estimated_seconds: f64,
+    pub warnings: Vec<String>,
+}
+
+/// Who would receive the broadcast now, and who would not and why.
+pub fn preview(store: &Store, id: i64) -> Result<Preview> {
+    let conn = store.conn();
+    let b = get(conn, id)?;
+    let decisions = gate::decide_all(
+        conn,
+        b.gate_category(),
+        time::now(),
+        &policy(conn)?,
+        &b.tags,
+    )?;
+    let phones: std::collections::HashMap<ContactId, String> = conn
+        .prepare("SELECT id, phone FROM contacts")?
+        .query_map([], |r| Ok((ContactId(r.get(0)?), r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut groups: BTreeMap<BlockReason, Vec<String>> = BTreeMap::new();
+    let mut allowed = 0;
+    let mut us = 0;
+    for (cid, d) in &decisions {
+        match d {
+            Decision::Allowed => {
+                allowed += 1;
+                if phones.get(cid).is_some_and(|p| p.starts_with("+1")) {
+                    us += 1;
+                }
+            }
+            Decision::Blocked(r) => groups
+                .entry(*r)
+                .or_default()
+                .push(phones.get(cid).cloned().unwrap_or_default()),
+        }
+    }
+    let rate = send_rate(conn)?;
+    let mut warnings = Vec::new();
+    if b.gate_category() == Category::Marketing && us > 0 {
+        warnings.push(format!(
+            "{us} recipient(s) have US (+1) numbers: WhatsApp has been holding back marketing templates to US numbers (error 131049)"
+        ));
+    }
+    if let Some(limit) = settings::get(conn, "messaging_limit")?.and_then(|l| tier_limit(&l)) {
+        if allowed as u64 > limit {
+            warnings.push(format!(
+                "{allowed} recipients is more than this number's messaging limit ({limit} people in 24 hours): the rest will not be delivered"
+            ));
+        }
+    }
+    if let Some(r) = &b.override_reason {
+        warnings.push(format!(
+            "this marketing template gives no way to opt out; sent anyway because: {r}"
+        ));
+    }
+    let by_reason: Vec<Excluded> = groups
+        .into_iter()
+        .map(|(reason, mut phones)| {
+            phones.sort();
+            Excluded {
+                reason,
+                description: reason.describe(),
+                count: phones.len(),
+                phones,
+            }
+        })
+        .collect();
+    Ok(Preview {
+        broadcast: id,
+        audience: decisions.len(),
+        will_receive: allowed,
+        excluded: decisions.len() - allowed,
+        by_reason,
+        rate,
+        estimated_seconds: allowed as f64 / rate,
+        warnings,
+    })
+}
+
+/// `TIER_2K` → 2000; `TIER_UNLIMITED` → none.
+fn tier_limit(tier: &str) -> Option<u64> {
+    let t = tier.trim().to_ascii_uppercase();
+    let n = t.strip_prefix("TIER_")?;
+    match n.strip_suffix('K') {
+        Some(k) => k.parse::<u64>().ok().map(|k| k * 1000),
+        None => n.parse().ok(),
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub total: u64,
+    pub queued: u64,
+    pub sending: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub blocked: u64,
+    pub unknown: u64,
+    pub delivered: u64,
+    pub read: u64,
+}
+
+pub fn counts(conn: &Connection, id: i64) -> Result<Counts> {
+    let mut c = Counts::default();
+    let mut stmt = conn.prepare_cached(
+        "SELECT state, delivery_status, count(*) FROM broadcast_recipients WHERE broadcast_id = ?1
+         GROUP BY state, delivery_status",
+    )?;
+    let mut rows = stmt.query([id])?;
+    while let Some(r) = rows.next()? {
+        let (state, delivery, n): (String, Option<String>, u64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        c.total += n;
+        match state.as_str() {
+            "queued" => c.queued += n,
+            "sending" => c.sending += n,
+            "sent" => c.sent += n,
+            "failed" => c.failed += n,
+            "blocked" => c.blocked += n,
+            _ => c.unknown += n,
+        }
+        match delivery.as_deref() {
+            Some("delivered") => c.delivered += n,
+            Some("read") => c.read += n,
+            _ => {}
+        }
+    }
+    Ok(c)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Recipient {
+    pub phone: String,
+    pub state: String,
+    pub reason: Option<String>,
+    pub error_code: Option<i64>,
+    pub wamid: Option<String>,
+    pub delivery_status: Option<String>,
+}
+
+pub fn recipients(conn: &Connection, id: i64) -> Result<Vec<Recipient>> {
+    let mut stmt = conn.prepare(
+        "SELECT c.phone, r.state, r.reason, r.error_code, r.wamid, r.delivery_status
+         FROM broadcast_recipients r JOIN contacts c ON c.id = r.contact_id
+         WHERE r.broadcast_id = ?1 ORDER BY c.phone",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok(Recipient {
+            phone: r.get(0)?,
+            state: r.get(1)?,
+            reason: r.get(2)?,
+            error_code: r.get(3)?,
+            wamid: r.get(4)?,
+            delivery_status: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Asks the engine to stop after what is in flight (`paused`), or for good (`cancelled`).
+pub fn set_stopped(store: &mut Store, id: i64, cancel: bool) -> Result<()> {
+    let b = get(store.conn(), id)?;
+    if b.state == "finished" || b.state == "cancelled" {
+        return Err(Error::invalid(format!(
+            "broadcast {id} is already {}",
+            b.state
+        )));
+    }
+    let (state, reason) = if cancel {
+        ("cancelled", "cancelled by the owner")
+    } else {
+        ("paused", "paused by the owner")
+    };
+    store.conn().execute(
+        "UPDATE broadcasts SET state = ?1, pause_reason = ?2, updated_at = ?3 WHERE id = ?4",
+        params![state, reason, time::to_db(&time::now()), id],
+    )?;
+    Ok(())
+}
+
+/// Settles recipients held as `unknown` (a send that may have reached Meta): back in the queue
+/// (`resend`, the owner accepting a possible duplicate) or dropped.
+pub fn resolve_unknown(store: &mut Store, id: i64, resend: bool) -> Result<usize> {
+    get(store.conn(), id)?;
+    let now = time::to_db(&time::now());
+    let n = if resend {
+        store.conn().execute(
+            "UPDATE broadcast_recipients SET state = 'queued', reason = 'resent by the owner', updated_at = ?1
+             WHERE broadcast_id = ?2 AND state = 'unknown'",
+            params![now, id],
+        )?
+    } else {
+        store.conn().execute(
+            "UPDATE broadcast_recipients SET state = 'failed', reason = 'dropped by the owner (it may or may not have been sent)',
+                updated_at = ?1 WHERE broadcast_id = ?2 AND state = 'unknown'",
+            params![now, id],
+        )?
+    };
+    if resend && n > 0 {
+        store.conn().execute("UPDATE broadcasts SET state = 'paused', updated_at = ?1 WHERE id = ?2 AND state = 'finished'", params![now, id])?;
+    }
+    Ok(n)
+}
