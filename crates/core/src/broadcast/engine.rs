@@ -103,7 +103,8 @@ pub async fn run(
     let policy = policy(store.conn())?;
 
     let (res_tx, mut res_rx) = tokio::sync::mpsc::unbounded_channel::<Result2>();
-    let mut rate = opts.rate.clamp(0.1, 1000.0);
+    // The CLI and settings hold it to Meta's 1,000/s; the engine itself only needs it positive.
+    let mut rate = opts.rate.clamp(0.1, 100_000.0);
     let mut paced_from = Instant::now();
     let mut paced = 0u64;
     let mut in_flight = 0usize;
@@ -112,6 +113,8 @@ pub async fn run(
     let started = Instant::now();
     let mut done_since_start = 0u64;
     let mut pending: Vec<Result2> = Vec::new();
+    // Counting by state is a pass over every recipient: report at most 5 times a second.
+    let mut reported = Instant::now();
 
     loop {
         while let Ok(r) = res_rx.try_recv() {
@@ -126,10 +129,11 @@ pub async fn run(
                 paced_from = Instant::now();
                 paced = 0;
             }
-            progress(
-                &counts(store.conn(), id)?,
-                done_since_start as f64 / started.elapsed().as_secs_f64().max(1e-3),
-            );
+            if reported.elapsed() > Duration::from_millis(200) {
+                reported = Instant::now();
+                let achieved = done_since_start as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                progress(&counts(store.conn(), id)?, achieved);
+            }
         }
         if beat.elapsed() > Duration::from_secs(5) {
             beat = Instant::now();
@@ -204,7 +208,12 @@ pub async fn run(
             });
         }
     }
-    finish(&mut store, id, &owner, stopped)
+    let outcome = finish(&mut store, id, &owner, stopped)?;
+    progress(
+        &counts(store.conn(), id)?,
+        done_since_start as f64 / started.elapsed().as_secs_f64().max(1e-3),
+    );
+    Ok(outcome)
 }
 
 /// Takes the lease, settles what a crashed engine left in `sending`, and fixes the audience on
