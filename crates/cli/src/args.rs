@@ -44,6 +44,9 @@ pub enum Command {
     /// Send an approved template to an audience, never to anyone whose consent does not allow it.
     #[command(subcommand, visible_alias = "broadcast")]
     Broadcasts(BroadcastsCmd),
+    /// Sign-up QR codes and links: the customer's own message is their opt-in.
+    #[command(subcommand, visible_alias = "signup")]
+    Signups(SignupsCmd),
     /// Run the webhook receiver (Meta calls it with replies, opt-outs and delivery statuses).
     Serve {
         /// Address to listen on; put a tunnel or reverse proxy with HTTPS in front of it.
@@ -126,6 +129,37 @@ pub enum BroadcastsCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SignupsCmd {
+    /// Create a sign-up code; prints its click-to-chat link.
+    Create {
+        /// Where it is shown ("Till", "Window poster").
+        #[arg(long)]
+        label: String,
+        /// marketing or utility.
+        #[arg(long, default_value = "marketing")]
+        topic: String,
+        /// The prefilled message; {code} marks where the code goes (default: at the end).
+        #[arg(long)]
+        text: Option<String>,
+        /// Write the link as a QR code image (PNG).
+        #[arg(long, value_name = "FILE.png")]
+        qr: Option<PathBuf>,
+        /// Write a printable A4 poster (PDF) with the QR code.
+        #[arg(long, value_name = "FILE.pdf")]
+        poster: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every sign-up source and how many opt-ins it brought.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a code from opting anyone in (messages with it go to review).
+    Retire { code: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -43,6 +43,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Credentials(c) => cmd::credentials::run(ctx, c),
         Command::Templates(c) => cmd::templates::run(ctx, c),
         Command::Broadcasts(c) => cmd::broadcasts::run(ctx, c),
+        Command::Signups(c) => cmd::signups::run(ctx, c),
         Command::Serve { listen } => cmd::receiver::serve(ctx, listen),
         Command::Optouts(c) => cmd::optouts::run_optouts(ctx, c),
         Command::Review(c) => cmd::optouts::run_review(ctx, c),

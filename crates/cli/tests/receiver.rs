@@ -129,6 +129,17 @@ impl Env {
         self.post_raw(body.as_bytes(), Some(&sign(APP_SECRET, body.as_bytes())))
     }
 
+    /// The contact, or `None` when there is none with that number.
+    fn run_ok_contact(&self, wa: &str) -> Option<Value> {
+        let o = self
+            .cmd(&["contacts", "show", &format!("+{wa}"), "--json"])
+            .output()
+            .unwrap();
+        o.status
+            .success()
+            .then(|| serde_json::from_slice(&o.stdout).unwrap())
+    }
+
     fn contact(&self, wa: &str) -> Value {
         self.json(&["contacts", "show", &format!("+{wa}"), "--json"])
     }
@@ -533,5 +544,242 @@ fn the_provider_error_guard_holds_a_flood_of_131050s() {
         env.contact(BEN)["meta_blocked"],
         true,
         "applied once the owner lets it through"
+    );
+}
+
+fn text_with_profile(from: &str, id: &str, body: &str, name: &str) -> Value {
+    messages(
+        json!([{"from": from, "id": id, "timestamp": now(), "type": "text", "text": {"body": body}}]),
+        json!([{"profile": {"name": name}, "wa_id": from}]),
+    )
+}
+
+#[test]
+fn sign_up_codes_qr_poster_and_the_customers_own_opt_in() {
+    let mut env = Env::new();
+    env.ok(&["config", "set", "business_number", "+447911123400"]);
+    let (qr, poster) = (
+        env.dir.path().join("till.png"),
+        env.dir.path().join("till.pdf"),
+    );
+    let o = env
+        .cmd(&[
+            "signup",
+            "create",
+            "--label",
+            "Till",
+            "--qr",
+            qr.to_str().unwrap(),
+            "--poster",
+            poster.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let source: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (code, link, prefilled) = (
+        source["code"].as_str().unwrap().to_string(),
+        source["link"].as_str().unwrap().to_string(),
+        source["text"].as_str().unwrap().to_string(),
+    );
+    assert!(
+        link.starts_with(
+            "https://wa.me/447911123400?text=Yes%2C%20send%20me%20offers%20from%20Bakery%20Sol"
+        ),
+        "{link}"
+    );
+    assert_eq!(
+        prefilled,
+        format!("Yes, send me offers from Bakery Sol on WhatsApp #{code}")
+    );
+    let decoded = Command::new("zbarimg")
+        .args(["-q", "--raw"])
+        .arg(&qr)
+        .output()
+        .expect("zbarimg (zbar-tools) is installed by scripts/test");
+    assert_eq!(
+        String::from_utf8_lossy(&decoded.stdout).trim(),
+        link,
+        "the QR code is exactly the link"
+    );
+    let text = Command::new("pdftotext")
+        .arg(&poster)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is installed by scripts/test");
+    assert!(text.status.success(), "a valid PDF");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("Bakery Sol") && text.contains("reply STOP"),
+        "{text}"
+    );
+
+    env.start();
+    let newcomer = "447911123460";
+    let signup = text_with_profile(newcomer, "wamid.SU1", &prefilled, "Marta");
+    assert_eq!(env.post(&signup), 200);
+    assert_eq!(env.post(&signup), 200, "Meta delivers it again");
+    env.eventually("the welcome went out", |e| {
+        texts_sent(&e.fake).iter().any(|t| t["to"] == newcomer)
+    });
+    let c = env.contact(newcomer);
+    assert_eq!(
+        (
+            c["name"].as_str(),
+            c["marketing"].as_str(),
+            c["utility"].as_str()
+        ),
+        (Some("Marta"), Some("opted_in"), Some("unknown"))
+    );
+    let h = &c["history"];
+    assert_eq!(
+        h.as_array().unwrap().len(),
+        1,
+        "a duplicate delivery changes nothing"
+    );
+    assert_eq!(
+        (
+            h[0]["source_kind"].as_str(),
+            h[0]["proof"].as_str(),
+            h[0]["evidence_ref"].as_str()
+        ),
+        (Some("signup"), Some(prefilled.as_str()), Some("wamid.SU1"))
+    );
+    assert!(h[0]["source_detail"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("sign-up #{code}: Till")));
+    std::thread::sleep(Duration::from_millis(400));
+    let welcomes: Vec<Value> = texts_sent(&env.fake)
+        .into_iter()
+        .filter(|t| t["to"] == newcomer)
+        .collect();
+    assert_eq!(welcomes.len(), 1);
+    assert!(welcomes[0]["text"]["body"]
+        .as_str()
+        .unwrap()
+        .contains("Reply STOP to unsubscribe"));
+
+    // Edited, but the code is still there: it counts.
+    assert_eq!(
+        env.post(&text_with_profile(
+            "447911123461",
+            "wamid.SU2",
+            &format!("sign me up for deals pls #{}", code.to_lowercase()),
+            "Leo"
+        )),
+        200
+    );
+    env.eventually("the edited sign-up counts", |e| {
+        e.run_ok_contact("447911123461")
+            .is_some_and(|c| c["marketing"] == "opted_in")
+    });
+
+    // A code beside an opt-out word goes to review, and so does a retired code.
+    assert_eq!(
+        env.post(&text_with_profile(
+            "447911123462",
+            "wamid.SU3",
+            &format!("No thanks, stop #{code}"),
+            "Ray"
+        )),
+        200
+    );
+    env.ok(&["signup", "retire", &code]);
+    assert_eq!(
+        env.post(&text_with_profile(
+            "447911123463",
+            "wamid.SU4",
+            &prefilled,
+            "Sam"
+        )),
+        200
+    );
+    env.eventually("both in review", |e| {
+        e.json(&["review", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len()
+            == 2
+    });
+    assert!(
+        env.run_ok_contact("447911123463").is_none(),
+        "a retired code opts no one in"
+    );
+    let listed = env.json(&["signup", "list", "--json"]);
+    assert_eq!(
+        (
+            listed[0]["opt_ins"].as_u64(),
+            listed[0]["retired"].as_bool()
+        ),
+        (Some(2), Some(true))
+    );
+}
+
+#[test]
+fn a_sign_up_lifts_a_suppression_and_re_opts_in_an_opted_out_contact_and_the_ledger_says_so() {
+    let mut env = Env::new();
+    env.ok(&["config", "set", "business_number", "+447911123400"]);
+    let code = env.json(&["signup", "create", "--label", "Window", "--json"])["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.start();
+    let stranger = "34612345678";
+    assert_eq!(env.post(&text(stranger, "wamid.X1", "STOP")), 200);
+    env.eventually("suppressed", |e| {
+        e.db_count("SELECT count(*) FROM suppressions") == 1
+    });
+    assert_eq!(
+        env.post(&text_with_profile(
+            stranger,
+            "wamid.X2",
+            &format!("Yes please #{code}"),
+            "Lucía"
+        )),
+        200
+    );
+    env.eventually("signed up", |e| e.run_ok_contact(stranger).is_some());
+    let c = env.contact(stranger);
+    assert_eq!(c["marketing"], "opted_in");
+    assert!(
+        c["history"][0]["source_detail"]
+            .as_str()
+            .unwrap()
+            .contains("lifted the suppression list entry"),
+        "{c:#}"
+    );
+    assert_eq!(env.db_count("SELECT count(*) FROM suppressions"), 0);
+
+    assert_eq!(env.post(&text(ANA, "wamid.X3", "unsubscribe")), 200);
+    env.eventually("Ana out", |e| e.contact(ANA)["marketing"] == "opted_out");
+    assert_eq!(
+        env.post(&text(
+            ANA,
+            "wamid.X4",
+            &format!("ok send me offers again #{code}")
+        )),
+        200
+    );
+    env.eventually("Ana back in by her own act", |e| {
+        e.contact(ANA)["marketing"] == "opted_in"
+    });
+    let states: Vec<String> = env.contact(ANA)["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == "marketing")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["state"].as_str().unwrap(),
+                e["source_kind"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        ["opted_in import", "opted_out keyword", "opted_in signup"]
     );
 }

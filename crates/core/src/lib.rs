@@ -26,6 +26,7 @@ pub mod receiver;
 pub mod replies;
 pub mod secrets;
 pub mod settings;
+pub mod signup;
 pub mod store;
 pub mod suppression;
 pub mod templates;

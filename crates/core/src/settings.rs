@@ -223,6 +223,12 @@ pub const KEYS: &[Key] = &[
         check: any_text,
     },
     Key {
+        name: "welcome_text",
+        help: "the reply to a sign-up ({business} and {topic} are filled in)",
+        default: Some("Thanks for signing up! You'll get {topic} messages from {business} on WhatsApp. Reply STOP to unsubscribe."),
+        check: any_text,
+    },
+    Key {
         name: "consent_wording",
         help: "the standard wording customers agree to when opting in",
         default: None,

@@ -7,6 +7,7 @@ pub mod contacts;
 pub mod credentials;
 pub mod optouts;
 pub mod receiver;
+pub mod signups;
 pub mod templates;
 
 use std::path::PathBuf;

@@ -255,6 +255,41 @@ CREATE TABLE broadcast_recipients (
 CREATE INDEX broadcast_recipients_by_state ON broadcast_recipients (broadcast_id, state, contact_id);
 CREATE INDEX broadcast_recipients_by_wamid ON broadcast_recipients (wamid) WHERE wamid IS NOT NULL;
 "#,
+    // 6: sign-up sources (QR codes and links), and welcome replies among OptDesk's own replies.
+    r#"
+CREATE TABLE signup_sources (
+    id          INTEGER PRIMARY KEY,
+    code        TEXT NOT NULL UNIQUE,       -- upper case, without the '#'
+    label       TEXT NOT NULL,
+    topic       TEXT NOT NULL CHECK (topic = 'marketing' OR topic = 'utility'),
+    text        TEXT NOT NULL,              -- the prefilled message
+    created_at  TEXT NOT NULL,
+    retired_at  TEXT
+) STRICT;
+
+CREATE TABLE outbound_messages_v6 (
+    id              INTEGER PRIMARY KEY,
+    kind            TEXT NOT NULL CHECK (kind = 'optout_confirmation' OR kind = 'help_reply'
+                        OR kind = 'welcome'),
+    contact_id      INTEGER REFERENCES contacts (id),
+    to_number       TEXT,
+    in_reply_to     TEXT NOT NULL UNIQUE,
+    optout_event_id INTEGER REFERENCES consent_events (id),
+    body            TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state = 'queued' OR state = 'sending' OR state = 'sent'
+                        OR state = 'failed' OR state = 'unknown' OR state = 'skipped'),
+    wamid           TEXT,
+    delivery_status TEXT,
+    error           TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+) STRICT;
+INSERT INTO outbound_messages_v6 SELECT * FROM outbound_messages;
+DROP TABLE outbound_messages;
+ALTER TABLE outbound_messages_v6 RENAME TO outbound_messages;
+CREATE INDEX outbound_by_state ON outbound_messages (state, id);
+CREATE INDEX outbound_by_wamid ON outbound_messages (wamid) WHERE wamid IS NOT NULL;
+"#,
 ];
 
 /// The schema version this build writes.

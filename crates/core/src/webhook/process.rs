@@ -32,6 +32,8 @@ pub struct Processor {
     pub optout_payloads: Vec<String>,
     pub confirmation: String,
     pub help: String,
+    /// The welcome after a sign-up; `{topic}` is filled in per source.
+    pub welcome: String,
     /// At most this many 131050 opt-outs per hour before the guard holds the rest.
     pub guard_per_hour: u32,
 }
@@ -57,6 +59,7 @@ impl Processor {
                 .collect(),
             confirmation: get("confirmation_text")?.replace("{business}", &business),
             help: get("help_text")?.replace("{business}", &business),
+            welcome: get("welcome_text")?.replace("{business}", &business),
             guard_per_hour: get("provider_optout_guard")?.parse().unwrap_or(200),
         })
     }
@@ -363,6 +366,16 @@ fn handle_message(
     }
     let s = find_sender(tx, m.from.as_deref(), user_id.as_deref())?;
     let (verdict, matched) = match m.kind.as_str() {
+        "text" if crate::signup::find(tx, text.as_deref().unwrap_or(""))?.is_some() => {
+            let body = text.as_deref().unwrap_or("");
+            let profile = m
+                .from
+                .as_ref()
+                .and_then(|f| profiles.get(f))
+                .and_then(|c| c.profile.as_ref())
+                .and_then(|p| p.name.clone());
+            signup(tx, p, &s, profile.as_deref(), body, &m.id, at)?
+        }
         "text" => {
             let body = text.as_deref().unwrap_or("");
             let v = p.rules.classify(body);
@@ -442,6 +455,106 @@ fn handle_message(
         m.id
     ])?;
     Ok(())
+}
+
+/// A message carrying a sign-up code: the customer's own opt-in, with their message as proof.
+/// An unknown or retired code, or a code beside an opt-out word, goes to review instead.
+fn signup(
+    tx: &Tx<'_>,
+    p: &Processor,
+    s: &Sender,
+    profile: Option<&str>,
+    body: &str,
+    wamid: &str,
+    at: Timestamp,
+) -> Result<(Option<&'static str>, Option<String>)> {
+    let Some(found) = crate::signup::find(tx, body)? else {
+        return Ok((None, None));
+    };
+    let tag = format!("#{}", found.code);
+    let verdict = p.rules.classify(body);
+    let review_ev = Evidence {
+        kind: SourceKind::Signup,
+        detail: "sign-up message",
+        proof: Some(body),
+        reference: wamid,
+        at,
+    };
+    let (label, topic) = match found.source {
+        Some((label, topic, false)) if !matches!(verdict.class, Class::OptOut | Class::Review) => {
+            (label, topic)
+        }
+        _ => {
+            review(tx, s, wamid, body, Some(&tag), &review_ev)?;
+            return Ok((Some("review"), Some(tag)));
+        }
+    };
+    // The contact: known, or created from the number WhatsApp shared.
+    let contact = match &s.contact {
+        Some(c) => c.clone(),
+        None => {
+            let phone = match s
+                .wa_id
+                .as_deref()
+                .map(|w| crate::phone::to_e164(&format!("+{w}"), None))
+            {
+                Some(Ok(p)) => p,
+                _ => {
+                    review(tx, s, wamid, body, Some(&tag), &review_ev)?;
+                    return Ok((Some("review"), Some(tag)));
+                }
+            };
+            let mut w = crate::contacts::RowWriter::new(tx)?;
+            let id = w.insert(
+                &phone,
+                None,
+                profile.unwrap_or("").trim(),
+                &time::to_db(&time::now()),
+            )?;
+            tx.execute(
+                "UPDATE contacts SET wa_id = ?1, bsuid = ?2 WHERE id = ?3",
+                params![s.wa_id, s.user_id, id.0],
+            )?;
+            (id, phone)
+        }
+    };
+    // Their own sign-up lifts a suppression, and the ledger says so.
+    let lifted = suppression::lookup(tx, tx.salt(), &contact.1)?;
+    if lifted.is_some() {
+        tx.execute(
+            "DELETE FROM suppressions WHERE phone_hash = ?1",
+            [&suppression::phone_hash(tx.salt(), &contact.1)[..]],
+        )?;
+    }
+    let detail = match &lifted {
+        Some((reason, since)) => format!(
+            "sign-up {tag}: {label} (lifted the suppression list entry, {reason} since {})",
+            time::to_db(since)
+        ),
+        None => format!("sign-up {tag}: {label}"),
+    };
+    let ev = Evidence {
+        kind: SourceKind::Signup,
+        detail: &detail,
+        proof: Some(body),
+        reference: wamid,
+        at,
+    };
+    set_subject(tx, &contact, topic.subject(), EventState::OptedIn, &ev)?;
+    let known = Sender {
+        contact: Some(contact),
+        wa_id: s.wa_id.clone(),
+        user_id: s.user_id.clone(),
+    };
+    queue_reply(
+        tx,
+        "welcome",
+        &known,
+        wamid,
+        None,
+        &p.welcome.replace("{topic}", topic.as_str()),
+    )?;
+    Ok((Some("signup"), Some(tag)))
 }
 
 /// START/UNSTOP/YES: restores exactly the topics whose latest event is a keyword opt-out.
