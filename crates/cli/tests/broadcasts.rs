@@ -2,28 +2,33 @@
 //! allow it is ever sent to, not at creation, not halfway, not after a crash.
 
 use std::collections::HashMap;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use optdesk_core::ledger::{self, NewEvent};
 use optdesk_core::model::{EventState, SourceKind, Subject};
 use optdesk_core::{contacts, suppression, time, Store};
 use optdesk_fake_graph::{FakeGraph, FakeTemplate, WebhookTarget, PHONE_NUMBER_ID, TOKEN, WABA_ID};
-use serde_json::Value;
+
+mod support;
 
 struct Env {
-    dir: tempfile::TempDir,
+    cli: support::Cli,
     fake: FakeGraph,
+}
+
+impl std::ops::Deref for Env {
+    type Target = support::Cli;
+    fn deref(&self) -> &support::Cli {
+        &self.cli
+    }
 }
 
 impl Env {
     fn new() -> Env {
-        let env = Env {
-            dir: tempfile::tempdir().unwrap(),
-            fake: FakeGraph::start(),
-        };
+        let fake = FakeGraph::start();
         {
-            let mut st = env.fake.state();
+            let mut st = fake.state();
             st.add_template(FakeTemplate::approved(
                 "summer_sale",
                 "en_GB",
@@ -38,6 +43,12 @@ impl Env {
             pending.status = "PENDING".into();
             st.add_template(pending);
         }
+        let cli = support::Cli::new()
+            .with_env("OPTDESK_GRAPH_URL", &fake.url)
+            .with_env("OPTDESK_ACCESS_TOKEN", TOKEN)
+            .with_env("OPTDESK_APP_SECRET", "s")
+            .with_env("OPTDESK_VERIFY_TOKEN", "v");
+        let env = Env { cli, fake };
         for (k, v) in [
             ("phone_number_id", PHONE_NUMBER_ID),
             ("waba_id", WABA_ID),
@@ -47,39 +58,6 @@ impl Env {
         }
         env.ok(&["templates", "sync"]);
         env
-    }
-
-    fn db(&self) -> std::path::PathBuf {
-        self.dir.path().join("db.sqlite3")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_optdesk"));
-        c.env("OPTDESK_DB", self.db())
-            .env("OPTDESK_GRAPH_URL", &self.fake.url)
-            .env("OPTDESK_ACCESS_TOKEN", TOKEN)
-            .env("OPTDESK_APP_SECRET", "s")
-            .env("OPTDESK_VERIFY_TOKEN", "v")
-            .args(args);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
     }
 
     /// `n` opted-in contacts tagged vip, named Customer i (every third has no name).
@@ -94,8 +72,7 @@ impl Env {
             };
             csv += &format!("{p},{name},vip,yes,yes,fair\n");
         }
-        let f = self.dir.path().join("a.csv");
-        std::fs::write(&f, csv).unwrap();
+        let f = self.file("a.csv", csv.as_bytes());
         self.ok(&["contacts", "import", f.to_str().unwrap()]);
         phones
     }

@@ -1,77 +1,24 @@
 //! The real `optdesk` binary on temporary database files.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use serde_json::Value;
 
-struct Env {
-    dir: tempfile::TempDir,
+mod support;
+
+struct Env(support::Cli);
+
+impl std::ops::Deref for Env {
+    type Target = support::Cli;
+    fn deref(&self) -> &support::Cli {
+        &self.0
+    }
 }
 
 impl Env {
     fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn db(&self) -> PathBuf {
-        self.dir.path().join("optdesk.sqlite3")
-    }
-
-    fn file(&self, name: &str, content: &[u8]) -> PathBuf {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, content).unwrap();
-        p
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_optdesk"));
-        // Never touch the real per-user database from a test.
-        c.env_remove("OPTDESK_DB")
-            .env("HOME", self.dir.path())
-            .env("XDG_DATA_HOME", self.dir.path());
-        c.arg("--db").arg(self.db()).args(args);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-
-    /// Runs a command that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    /// Runs a command that must fail; returns its stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(!o.status.success(), "{args:?} should have failed");
-        let err = String::from_utf8(o.stderr).unwrap();
-        assert!(
-            err.starts_with("optdesk: "),
-            "errors are one clear sentence on stderr: {err}"
-        );
-        err
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-
-    fn sql(&self, sql: &str) {
-        rusqlite::Connection::open(self.db())
-            .unwrap()
-            .execute_batch(sql)
-            .unwrap();
+        Env(support::Cli::new())
     }
 }
 

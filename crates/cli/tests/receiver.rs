@@ -14,11 +14,20 @@ const VERIFY: &str = "test-verify-token";
 const ANA: &str = "447911123456";
 const BEN: &str = "447911123457";
 
+mod support;
+
 struct Env {
-    dir: tempfile::TempDir,
+    cli: support::Cli,
     fake: FakeGraph,
     port: u16,
     server: Option<Child>,
+}
+
+impl std::ops::Deref for Env {
+    type Target = support::Cli;
+    fn deref(&self) -> &support::Cli {
+        &self.cli
+    }
 }
 
 impl Env {
@@ -28,9 +37,15 @@ impl Env {
             .local_addr()
             .unwrap()
             .port();
+        let fake = FakeGraph::start();
+        let cli = support::Cli::new()
+            .with_env("OPTDESK_GRAPH_URL", &fake.url)
+            .with_env("OPTDESK_ACCESS_TOKEN", TOKEN)
+            .with_env("OPTDESK_APP_SECRET", APP_SECRET)
+            .with_env("OPTDESK_VERIFY_TOKEN", VERIFY);
         let env = Env {
-            dir: tempfile::tempdir().unwrap(),
-            fake: FakeGraph::start(),
+            cli,
+            fake,
             port,
             server: None,
         };
@@ -41,35 +56,9 @@ impl Env {
         ] {
             env.ok(&["config", "set", k, v]);
         }
-        let csv = env.dir.path().join("c.csv");
-        std::fs::write(&csv, format!("phone,name,marketing,utility,consent_source\n+{ANA},Ana,yes,yes,fair\n+{BEN},Ben,yes,yes,fair\n")).unwrap();
+        let csv = env.file("c.csv", format!("phone,name,marketing,utility,consent_source\n+{ANA},Ana,yes,yes,fair\n+{BEN},Ben,yes,yes,fair\n").as_bytes());
         env.ok(&["contacts", "import", csv.to_str().unwrap()]);
         env
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_optdesk"));
-        c.env("OPTDESK_DB", self.dir.path().join("db.sqlite3"))
-            .env("OPTDESK_GRAPH_URL", &self.fake.url)
-            .env("OPTDESK_ACCESS_TOKEN", TOKEN)
-            .env("OPTDESK_APP_SECRET", APP_SECRET)
-            .env("OPTDESK_VERIFY_TOKEN", VERIFY)
-            .args(args);
-        c
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.cmd(args).output().unwrap();
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
     }
 
     fn start(&mut self) {
@@ -151,13 +140,6 @@ impl Env {
             assert!(Instant::now() < until, "timed out waiting for: {what}");
             std::thread::sleep(Duration::from_millis(30));
         }
-    }
-
-    fn db_count(&self, sql: &str) -> i64 {
-        rusqlite::Connection::open(self.dir.path().join("db.sqlite3"))
-            .unwrap()
-            .query_row(sql, [], |r| r.get(0))
-            .unwrap()
     }
 }
 
@@ -312,7 +294,7 @@ fn a_stop_opts_out_of_everything_and_gets_exactly_one_confirmation() {
         .filter(|r| r.body["type"] == "text")
         .count();
     assert_eq!(wamid, 1);
-    let reply_id: String = rusqlite::Connection::open(env.dir.path().join("db.sqlite3"))
+    let reply_id: String = rusqlite::Connection::open(env.db())
         .unwrap()
         .query_row("SELECT wamid FROM outbound_messages", [], |r| r.get(0))
         .unwrap();

@@ -1,61 +1,42 @@
 //! `credentials` and `templates` through the real binary, against the fake Graph API over HTTP.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
 use optdesk_fake_graph::{FakeGraph, FakeTemplate, PHONE_NUMBER_ID, TOKEN, WABA_ID};
 use serde_json::{json, Value};
 
+mod support;
+
 struct Env {
-    dir: tempfile::TempDir,
+    cli: support::Cli,
     fake: FakeGraph,
+}
+
+impl std::ops::Deref for Env {
+    type Target = support::Cli;
+    fn deref(&self) -> &support::Cli {
+        &self.cli
+    }
 }
 
 impl Env {
     fn new() -> Env {
-        let env = Env {
-            dir: tempfile::tempdir().unwrap(),
-            fake: FakeGraph::start(),
-        };
+        let fake = FakeGraph::start();
+        let cli = support::Cli::new()
+            .with_env("OPTDESK_GRAPH_URL", &fake.url)
+            .with_env("OPTDESK_ACCESS_TOKEN", TOKEN);
+        let env = Env { cli, fake };
         env.ok(&["config", "set", "phone_number_id", PHONE_NUMBER_ID]);
         env.ok(&["config", "set", "waba_id", WABA_ID]);
         env
     }
 
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_optdesk"));
-        c.env("OPTDESK_DB", self.dir.path().join("db.sqlite3"))
-            .env("OPTDESK_GRAPH_URL", &self.fake.url)
-            .env("OPTDESK_ACCESS_TOKEN", TOKEN)
-            .env("HOME", self.dir.path())
-            .args(args);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(!o.status.success(), "{args:?} should fail");
-        String::from_utf8(o.stderr).unwrap()
-    }
-
-    fn file(&self, name: &str, v: &Value) -> String {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, v.to_string()).unwrap();
-        p.to_str().unwrap().to_string()
+    fn json_file(&self, name: &str, v: &Value) -> String {
+        self.file(name, v.to_string().as_bytes())
+            .to_str()
+            .unwrap()
+            .to_string()
     }
 }
 
@@ -205,7 +186,7 @@ fn sync_pulls_every_page_and_marks_what_was_deleted_on_whatsapp() {
 #[test]
 fn create_adds_the_footer_to_a_marketing_template_and_submits_it() {
     let env = Env::new();
-    let file = env.file("t.json", &json!({
+    let file = env.json_file("t.json", &json!({
         "name": "autumn_offer", "language": "en_GB", "category": "MARKETING",
         "components": [{"type": "BODY", "text": "Hi {{1}}, autumn bread is in!", "example": {"body_text": [["Ana"]]}}]
     }));
@@ -232,7 +213,7 @@ fn create_adds_the_footer_to_a_marketing_template_and_submits_it() {
 #[test]
 fn create_reports_every_violation_and_submits_nothing() {
     let env = Env::new();
-    let file = env.file("bad.json", &json!({
+    let file = env.json_file("bad.json", &json!({
         "name": "Bad Name", "language": "en_GB", "category": "MARKETING",
         "components": [
             {"type": "BODY", "text": "Hi {{1}} and {{3}} today", "example": {"body_text": [["a"]]}},
@@ -303,7 +284,7 @@ fn secrets_go_to_the_real_keyring_and_back() {
         env.fake.requests()[0].authorization.as_deref(),
         Some(&*format!("Bearer {TOKEN}"))
     );
-    let db = std::fs::read(env.dir.path().join("db.sqlite3")).unwrap();
+    let db = std::fs::read(env.db()).unwrap();
     assert!(
         !db.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
         "no secret in SQLite"

@@ -1,0 +1,100 @@
+//! What every CLI suite shares: the real `optdesk` binary on a temporary database, with the
+//! environment each suite gives it, and helpers that say what went wrong when a command fails.
+#![allow(dead_code)]
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub struct Cli {
+    pub dir: tempfile::TempDir,
+    env: Vec<(String, OsString)>,
+}
+
+impl Cli {
+    /// A fresh database in a temporary folder; HOME and XDG_DATA_HOME point there too, so a test
+    /// can never touch the real per-user database.
+    pub fn new() -> Cli {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cli = Cli {
+            dir,
+            env: Vec::new(),
+        };
+        let home: OsString = cli.dir.path().into();
+        cli.env.push(("HOME".into(), home.clone()));
+        cli.env.push(("XDG_DATA_HOME".into(), home));
+        cli.env.push(("OPTDESK_DB".into(), cli.db().into()));
+        cli
+    }
+
+    pub fn with_env(mut self, key: &str, value: impl Into<OsString>) -> Cli {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("optdesk.sqlite3")
+    }
+
+    pub fn file(&self, name: &str, content: &[u8]) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_optdesk"));
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c.args(args);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Runs a command that must succeed; its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// Runs a command that must fail; its stderr, checked to be one `optdesk: …` message.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(!o.status.success(), "{args:?} should have failed");
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert!(
+            err.starts_with("optdesk: "),
+            "errors are one clear sentence on stderr: {err}"
+        );
+        err
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    pub fn sql(&self, sql: &str) {
+        rusqlite::Connection::open(self.db())
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+    }
+
+    pub fn db_count(&self, sql: &str) -> i64 {
+        rusqlite::Connection::open(self.db())
+            .unwrap()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap()
+    }
+}
