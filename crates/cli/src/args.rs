@@ -44,6 +44,10 @@ pub enum Command {
     /// Send an approved template to an audience, never to anyone whose consent does not allow it.
     #[command(subcommand, visible_alias = "broadcast")]
     Broadcasts(BroadcastsCmd),
+    /// A consistent copy of the database, safe while OptDesk runs.
+    Backup { file: PathBuf },
+    /// Replace the database with a backup, after checking it (integrity, schema, ledger).
+    Restore { file: PathBuf },
     /// Sign-up QR codes and links: the customer's own message is their opt-in.
     #[command(subcommand, visible_alias = "signup")]
     Signups(SignupsCmd),
@@ -309,6 +313,22 @@ pub enum ContactsCmd {
         /// Remove a tag (repeatable).
         #[arg(long = "untag", value_name = "TAG")]
         untags: Vec<String>,
+    },
+    /// Everything held about one person and the proof of their consent (a rights request).
+    Proof {
+        phone: String,
+        #[arg(long)]
+        json: bool,
+        /// Write it as a page to read and print.
+        #[arg(long, value_name = "FILE.html")]
+        html: Option<PathBuf>,
+    },
+    /// Erase a person: their data goes, the salted hash of their number stays suppressed.
+    Erase {
+        phone: String,
+        /// Confirm without the prompt (scripts).
+        #[arg(long)]
+        yes: bool,
     },
     /// Every contact with its consent and latest evidence, as CSV that `import` reads back.
     Export {

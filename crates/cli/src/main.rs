@@ -44,6 +44,23 @@ fn run(cli: Cli) -> CliResult {
         Command::Templates(c) => cmd::templates::run(ctx, c),
         Command::Broadcasts(c) => cmd::broadcasts::run(ctx, c),
         Command::Signups(c) => cmd::signups::run(ctx, c),
+        Command::Backup { file } => {
+            optdesk_core::backup::backup(&ctx.store, &file)?;
+            println!("Backed up to {}.", file.display());
+            Ok(Done::Ok)
+        }
+        Command::Restore { file } => {
+            let db = ctx.store.path().to_path_buf();
+            drop(ctx);
+            let c = optdesk_core::backup::restore(&db, &file)?;
+            println!(
+                "Restored {} ({} contacts, {} ledger events; the ledger verifies).",
+                file.display(),
+                c.contacts,
+                c.events
+            );
+            Ok(Done::Ok)
+        }
         Command::Serve { listen } => cmd::receiver::serve(ctx, listen),
         Command::Optouts(c) => cmd::optouts::run_optouts(ctx, c),
         Command::Review(c) => cmd::optouts::run_review(ctx, c),

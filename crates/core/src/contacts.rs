@@ -130,7 +130,7 @@ fn tags_of(conn: &Connection, id: ContactId) -> Result<Vec<String>> {
 
 /// Every contact that matches `filter`, ordered by number.
 pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Contact>> {
-    let mut sql = format!("SELECT {CONTACT_COLUMNS} {CONTACT_FROM} WHERE 1");
+    let mut sql = format!("SELECT {CONTACT_COLUMNS} {CONTACT_FROM} WHERE c.erased_at IS NULL");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if !filter.tags.is_empty() {
         let marks = vec!["?"; filter.tags.len()].join(", ");

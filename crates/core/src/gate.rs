@@ -157,11 +157,12 @@ pub fn decide_all(
     policy: &Policy,
     only_tags: &[String],
 ) -> Result<Vec<(ContactId, Decision)>> {
-    let mut sql = STATE_SQL.to_string();
+    // Erased people are no audience (their rows stay suppressed for the gate anyway).
+    let mut sql = format!("{STATE_SQL} WHERE c.erased_at IS NULL");
     if !only_tags.is_empty() {
         let marks = vec!["?"; only_tags.len()].join(", ");
         sql +=
-            &format!(" WHERE c.id IN (SELECT contact_id FROM contact_tags WHERE tag IN ({marks}))");
+            &format!(" AND c.id IN (SELECT contact_id FROM contact_tags WHERE tag IN ({marks}))");
     }
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(only_tags))?;

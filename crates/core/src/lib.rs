@@ -8,6 +8,7 @@
 //!
 //! The CLI (`crates/cli`) and the desktop shell (`src-tauri`) are thin layers over this crate.
 
+pub mod backup;
 pub mod broadcast;
 pub mod consent;
 pub mod contacts;
@@ -24,6 +25,7 @@ pub mod optouts;
 pub mod phone;
 pub mod receiver;
 pub mod replies;
+pub mod rights;
 pub mod secrets;
 pub mod settings;
 pub mod signup;

@@ -41,6 +41,43 @@ pub fn run(mut ctx: Ctx, cmd: ContactsCmd) -> CliResult {
             println!("{}{}: tags {}.", c.phone, name_suffix(&c), tag_list(&c));
             Ok(Done::Ok)
         }
+        ContactsCmd::Proof { phone, json, html } => {
+            let phone = ctx.phone(&phone)?;
+            let proof = optdesk_core::rights::proof(&ctx.store, &phone)?;
+            if let Some(path) = &html {
+                std::fs::write(path, optdesk_core::rights::proof_html(&proof)).map_err(
+                    |source| optdesk_core::Error::Io {
+                        path: path.clone(),
+                        source,
+                    },
+                )?;
+            }
+            if json || html.is_none() {
+                out::json(&proof)?;
+            }
+            Ok(Done::Ok)
+        }
+        ContactsCmd::Erase { phone, yes } => {
+            let phone = ctx.phone(&phone)?;
+            if !yes {
+                use std::io::IsTerminal;
+                if !std::io::stdin().is_terminal() {
+                    return Err(Error::Core(optdesk_core::Error::invalid(
+                        "erasing cannot be undone: pass --yes to confirm",
+                    )));
+                }
+                eprint!("Erase {phone} for good? Their name, tags, messages and evidence are removed; the number stays blocked. Type yes: ");
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if answer.trim() != "yes" {
+                    println!("Nothing was erased.");
+                    return Ok(Done::Ok);
+                }
+            }
+            let e = optdesk_core::rights::erase(&mut ctx.store, &phone)?;
+            println!("Erased {phone}: {} ledger events redacted (the chain still verifies), {} messages removed; the number stays on the suppression list.", e.events_redacted, e.messages_redacted);
+            Ok(Done::Ok)
+        }
         ContactsCmd::Export { json } => {
             let rows = export::collect(&ctx.store)?;
             if json {

@@ -251,10 +251,10 @@ fn start(store: &mut Store, id: i64, tags: &[String], owner: &str) -> Result<()>
         let existing: i64 = tx.query_row("SELECT count(*) FROM broadcast_recipients WHERE broadcast_id = ?1", [id], |r| r.get(0))?;
         if existing == 0 {
             let mut sql = "INSERT INTO broadcast_recipients (broadcast_id, contact_id, state, updated_at)
-                           SELECT ?1, id, 'queued', ?2 FROM contacts".to_string();
+                           SELECT ?1, id, 'queued', ?2 FROM contacts WHERE erased_at IS NULL".to_string();
             let mut args: Vec<rusqlite::types::Value> = vec![id.into(), now_db.clone().into()];
             if !tags.is_empty() {
-                sql += &format!(" WHERE id IN (SELECT contact_id FROM contact_tags WHERE tag IN ({}))", vec!["?"; tags.len()].join(", "));
+                sql += &format!(" AND id IN (SELECT contact_id FROM contact_tags WHERE tag IN ({}))", vec!["?"; tags.len()].join(", "));
                 args.extend(tags.iter().map(|t| t.clone().into()));
             }
             tx.execute(&sql, rusqlite::params_from_iter(args))?;

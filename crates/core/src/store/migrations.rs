@@ -290,6 +290,11 @@ ALTER TABLE outbound_messages_v6 RENAME TO outbound_messages;
 CREATE INDEX outbound_by_state ON outbound_messages (state, id);
 CREATE INDEX outbound_by_wamid ON outbound_messages (wamid) WHERE wamid IS NOT NULL;
 "#,
+    // 7: erasure: the contact row stays (its salted number hash keeps it suppressed and the ledger
+    // keeps its links) but says it was erased.
+    r#"
+ALTER TABLE contacts ADD COLUMN erased_at TEXT;
+"#,
 ];
 
 /// The schema version this build writes.
