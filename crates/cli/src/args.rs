@@ -44,6 +44,11 @@ pub enum Command {
     /// Send an approved template to an audience, never to anyone whose consent does not allow it.
     #[command(subcommand, visible_alias = "broadcast")]
     Broadcasts(BroadcastsCmd),
+    /// Check the opt-out data: ledger, queues, templates, receiver, review queue, confirmations.
+    Audit {
+        #[arg(long)]
+        json: bool,
+    },
     /// A consistent copy of the database, safe while OptDesk runs.
     Backup { file: PathBuf },
     /// Replace the database with a backup, after checking it (integrity, schema, ledger).

@@ -44,6 +44,29 @@ fn run(cli: Cli) -> CliResult {
         Command::Templates(c) => cmd::templates::run(ctx, c),
         Command::Broadcasts(c) => cmd::broadcasts::run(ctx, c),
         Command::Signups(c) => cmd::signups::run(ctx, c),
+        Command::Audit { json } => {
+            let checks = optdesk_core::audit::run(&ctx.store)?;
+            if json {
+                out::json(&checks)?;
+            } else {
+                for c in &checks {
+                    println!(
+                        "{} {:<22} {}",
+                        if c.ok { "ok  " } else { "NEED" },
+                        c.name,
+                        c.finding
+                    );
+                    if let Some(a) = &c.action {
+                        println!("     {:<22} → {a}", "");
+                    }
+                }
+            }
+            Ok(if checks.iter().all(|c| c.ok) {
+                Done::Ok
+            } else {
+                Done::Failed
+            })
+        }
         Command::Backup { file } => {
             optdesk_core::backup::backup(&ctx.store, &file)?;
             println!("Backed up to {}.", file.display());

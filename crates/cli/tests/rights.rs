@@ -167,3 +167,41 @@ fn a_damaged_backup_is_refused_and_nothing_is_replaced() {
         "the database was left as it was"
     );
 }
+
+#[test]
+fn the_audit_passes_clean_data_and_names_what_needs_attention() {
+    let cli = with_history();
+    let out = cli.ok(&["audit"]);
+    assert!(
+        out.contains("ok   ledger") && out.contains("every marketing template gives a way"),
+        "{out}"
+    );
+    cli.ok(&["config", "set", "phone_number_id", "106540352242922"]);
+    cli.sql("DROP TRIGGER consent_events_no_rewrite; UPDATE consent_events SET state = 'opted_in' WHERE id = 4;");
+    let o = cli.run(&["audit", "--json"]);
+    assert!(!o.status.success(), "attention needed: exit 1");
+    let checks: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let by = |n: &str| {
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by("ledger")["ok"], false);
+    assert!(by("ledger")["finding"]
+        .as_str()
+        .unwrap()
+        .contains("event #4"));
+    assert_eq!(
+        by("receiver")["ok"],
+        false,
+        "connected, and no webhook ever received"
+    );
+    assert!(by("receiver")["action"]
+        .as_str()
+        .unwrap()
+        .contains("webhook test"));
+}

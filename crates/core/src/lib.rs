@@ -8,6 +8,7 @@
 //!
 //! The CLI (`crates/cli`) and the desktop shell (`src-tauri`) are thin layers over this crate.
 
+pub mod audit;
 pub mod backup;
 pub mod broadcast;
 pub mod consent;

@@ -1,0 +1,114 @@
+//! `optdesk audit`: the checks every guide says to run on opt-out data, in one place, each with
+//! what to do when it needs the owner's attention.
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::ledger;
+use crate::optouts;
+use crate::store::Store;
+use crate::templates;
+use crate::time;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    /// What was found, in a sentence.
+    pub finding: String,
+    /// What to do, when not ok.
+    pub action: Option<String>,
+}
+
+fn check(name: &'static str, ok: bool, finding: String, action: &str) -> Check {
+    Check {
+        name,
+        ok,
+        finding,
+        action: (!ok).then(|| action.to_string()),
+    }
+}
+
+pub fn run(store: &Store) -> Result<Vec<Check>> {
+    let conn = store.conn();
+    let count = |sql: &str| -> Result<i64> { Ok(conn.query_row(sql, [], |r| r.get(0))?) };
+    let mut out = Vec::new();
+
+    let v = ledger::verify(store)?;
+    out.push(match &v.problem {
+        None => check("ledger", true, format!("{} events, hash chain intact, {} contacts' consent matches it", v.events, v.contacts), ""),
+        Some(p) => check("ledger", false, p.message.clone(), "restore the latest backup (`optdesk restore FILE`) and find out who edited the database"),
+    });
+
+    let queued = count(
+        "SELECT count(*) FROM broadcast_recipients r JOIN broadcasts b ON b.id = r.broadcast_id
+         JOIN contacts c ON c.id = r.contact_id
+         WHERE r.state = 'queued' AND b.state NOT IN ('finished', 'cancelled')
+           AND (c.marketing = 'opted_out' AND b.category = 'MARKETING' OR c.utility = 'opted_out' AND b.category <> 'MARKETING')",
+    )?;
+    out.push(check(
+        "queued_after_opt_out",
+        true,
+        if queued == 0 { "no opted-out contact is waiting in a broadcast".into() } else {
+            format!("{queued} opted-out contact(s) are still queued in unfinished broadcasts; the send gate will block each one when its turn comes")
+        },
+        "",
+    ));
+
+    let lacking = templates::lint(conn)?;
+    out.push(check(
+        "templates_way_out",
+        lacking.is_empty(),
+        if lacking.is_empty() { "every marketing template gives a way to opt out".into() } else {
+            format!("{} marketing template(s) give no way to opt out: {}", lacking.len(),
+                    lacking.iter().map(|t| format!("{} ({})", t.name, t.language)).collect::<Vec<_>>().join(", "))
+        },
+        "create versions with an opt-out footer (`optdesk templates create` adds it) and delete these in WhatsApp Manager",
+    ));
+
+    let last: Option<String> =
+        conn.query_row("SELECT max(received_at) FROM inbox", [], |r| r.get(0))?;
+    let connected = crate::settings::get(conn, "phone_number_id")?.is_some();
+    let hours = last
+        .as_deref()
+        .and_then(time::from_db)
+        .map(|t| (time::now() - t).num_hours());
+    out.push(match (connected, hours) {
+        (false, _) => check("receiver", true, "WhatsApp is not connected, so no webhooks are expected".into(), ""),
+        (true, None) => check("receiver", false, "no webhook has ever been received".into(),
+            "run `optdesk serve` (or the app's receiver) behind an HTTPS tunnel and check it with `optdesk webhook test`"),
+        (true, Some(h)) => check("receiver", h < 24, format!("the last webhook arrived {h} hour(s) ago"),
+            "make sure the receiver is running: opt-outs may be waiting at Meta, which retries for up to 7 days"),
+    });
+
+    let unmatched = count("SELECT count(*) FROM suppressions WHERE reason = 'unmatched_opt_out'")?;
+    out.push(check(
+        "unmatched_opt_outs",
+        true,
+        format!("{unmatched} opt-out(s) came from numbers that are not contacts; they are kept on the suppression list, so those numbers can never be added as opted in"),
+        "",
+    ));
+
+    let overdue = optouts::review_list(store, false)?
+        .into_iter()
+        .filter(|i| i.business_days_left < 0)
+        .count();
+    let open = optouts::review_list(store, false)?.len();
+    out.push(check(
+        "review_queue",
+        overdue == 0,
+        format!("{open} message(s) await review, {overdue} of them older than the FCC's 10 business days"),
+        "decide with `optdesk review accept ID` or `optdesk review dismiss ID`",
+    ));
+
+    let late = count("SELECT count(*) FROM outbound_messages WHERE kind = 'optout_confirmation' AND state IN ('skipped', 'failed', 'unknown')")?;
+    out.push(check(
+        "confirmations",
+        late == 0,
+        if late == 0 { "every opt-out confirmation went out within 5 minutes".into() } else {
+            format!("{late} opt-out confirmation(s) were not sent within 5 minutes (see `optdesk optouts list`)")
+        },
+        "check the WhatsApp connection (`optdesk credentials test`) and that the receiver runs with it",
+    ));
+    Ok(out)
+}
