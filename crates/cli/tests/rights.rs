@@ -205,3 +205,43 @@ fn the_audit_passes_clean_data_and_names_what_needs_attention() {
         .unwrap()
         .contains("webhook test"));
 }
+
+#[test]
+fn a_damaged_database_is_refused_by_the_writers_that_run_long() {
+    let cli = with_history();
+    let mut csv = String::from("phone,name\n");
+    for i in 0..3000 {
+        csv += &format!("+4479{i:08},Customer number {i} with a longer name\n");
+    }
+    let f = cli.file("more.csv", csv.as_bytes());
+    cli.ok(&["contacts", "import", f.to_str().unwrap()]);
+    cli.ok(&[
+        "backup",
+        cli.dir.path().join("good.sqlite3").to_str().unwrap(),
+    ]);
+    let mut bytes = std::fs::read(cli.db()).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 512] {
+        *b ^= 0x5A;
+    }
+    std::fs::write(cli.db(), bytes).unwrap();
+    let o = cli
+        .cmd(&["serve", "--listen", "127.0.0.1:0"])
+        .env("OPTDESK_APP_SECRET", "s")
+        .env("OPTDESK_VERIFY_TOKEN", "v")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("is damaged") && err.contains("optdesk restore"),
+        "{err}"
+    );
+    let o = cli.run(&["audit", "--json"]);
+    assert!(!o.status.success());
+    let out = cli.ok(&[
+        "restore",
+        cli.dir.path().join("good.sqlite3").to_str().unwrap(),
+    ]);
+    assert!(out.contains("the ledger verifies"), "{out}");
+    assert!(cli.ok(&["audit"]).contains("ok   integrity"));
+}

@@ -34,6 +34,21 @@ pub fn run(store: &Store) -> Result<Vec<Check>> {
     let count = |sql: &str| -> Result<i64> { Ok(conn.query_row(sql, [], |r| r.get(0))?) };
     let mut out = Vec::new();
 
+    if let Err(e) = store.quick_check() {
+        out.push(check(
+            "integrity",
+            false,
+            e.to_string(),
+            "restore the latest backup with `optdesk restore FILE`",
+        ));
+        return Ok(out);
+    }
+    out.push(check(
+        "integrity",
+        true,
+        "SQLite's integrity check passes".into(),
+        "",
+    ));
     let v = ledger::verify(store)?;
     out.push(match &v.problem {
         None => check("ledger", true, format!("{} events, hash chain intact, {} contacts' consent matches it", v.events, v.contacts), ""),

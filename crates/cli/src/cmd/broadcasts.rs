@@ -213,6 +213,7 @@ fn duration(secs: f64) -> String {
 }
 
 fn send(ctx: Ctx, id: i64, rate: Option<f64>) -> CliResult {
+    ctx.store.quick_check()?;
     let client = Arc::new(client(&ctx)?);
     let rate = match rate {
         Some(r) if r > 0.0 && r <= 1000.0 => r,

@@ -23,6 +23,7 @@ fn required(kind: SecretKind) -> Result<optdesk_core::secrets::Secret, Error> {
 }
 
 pub fn serve(ctx: Ctx, listen: SocketAddr) -> CliResult {
+    ctx.store.quick_check()?;
     let app_secret = required(SecretKind::AppSecret)?;
     let verify_token = required(SecretKind::VerifyToken)?;
     let client = match client(&ctx) {
