@@ -18,7 +18,7 @@ static METADATA_XML: &str = include_str!("../data/PhoneNumberMetadata.xml");
 static METADATA: LazyLock<Vec<loader::Metadata>> = LazyLock::new(|| {
     // start-up invariant: the file is compiled in and a test loads it.
     let mut all = loader::load(std::io::Cursor::new(METADATA_XML))
-        .expect("the embedded numbering data loads");
+        .expect("the embedded numbering data loads"); // start-up invariant
     for meta in &mut all {
         compact_patterns(meta);
     }
@@ -79,7 +79,7 @@ pub struct Numbering {
 impl Numbering {
     pub fn new() -> Numbering {
         // start-up invariant: the same metadata always compiles (a test does it).
-        let db = Database::from(METADATA.clone()).expect("the embedded numbering data compiles");
+        let db = Database::from(METADATA.clone()).expect("the embedded numbering data compiles"); // start-up invariant
         Numbering { db }
     }
 
