@@ -49,6 +49,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Apply the retention period (retention_years): redact old, superseded evidence.
+    #[command(subcommand)]
+    Retention(RetentionCmd),
     /// A consistent copy of the database, safe while OptDesk runs.
     Backup { file: PathBuf },
     /// Replace the database with a backup, after checking it (integrity, schema, ledger).
@@ -169,6 +172,19 @@ pub enum SignupsCmd {
     },
     /// Stop a code from opting anyone in (messages with it go to review).
     Retire { code: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCmd {
+    /// Redact superseded evidence older than retention_years (never the proof of a current
+    /// state, never anything younger), drop old processed webhook bodies, and end erased people's
+    /// suppression once the period is over.
+    Apply {
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -44,6 +44,21 @@ fn run(cli: Cli) -> CliResult {
         Command::Templates(c) => cmd::templates::run(ctx, c),
         Command::Broadcasts(c) => cmd::broadcasts::run(ctx, c),
         Command::Signups(c) => cmd::signups::run(ctx, c),
+        Command::Retention(args::RetentionCmd::Apply { dry_run, json }) => {
+            let mut ctx = ctx;
+            let r =
+                optdesk_core::retention::apply(&mut ctx.store, optdesk_core::time::now(), dry_run)?;
+            if json {
+                out::json(&r)?;
+            } else {
+                println!(
+                    "{} evidence recorded before {}: {} superseded ledger event(s) redacted, {} processed webhook bodies deleted, {} erased number(s) off the suppression list.",
+                    if dry_run { "Would redact" } else { "Redacted" },
+                    &r.cutoff[..10], r.events_redacted, r.webhook_bodies_deleted, r.suppressions_ended
+                );
+            }
+            Ok(Done::Ok)
+        }
         Command::Audit { json } => {
             let checks = optdesk_core::audit::run(&ctx.store)?;
             if json {

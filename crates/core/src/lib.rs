@@ -26,6 +26,7 @@ pub mod optouts;
 pub mod phone;
 pub mod receiver;
 pub mod replies;
+pub mod retention;
 pub mod rights;
 pub mod secrets;
 pub mod settings;

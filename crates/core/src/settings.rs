@@ -93,6 +93,15 @@ fn rate(v: &str) -> Result<String> {
     }
 }
 
+fn retention(v: &str) -> Result<String> {
+    match v.trim().parse::<u32>() {
+        Ok(y) if (1..=50).contains(&y) => Ok(y.to_string()),
+        _ => Err(Error::invalid(format!(
+            "{v:?} is not a number of years between 1 and 50"
+        ))),
+    }
+}
+
 fn count(v: &str) -> Result<String> {
     match v.trim().parse::<u32>() {
         Ok(n) if n > 0 => Ok(n.to_string()),
@@ -227,6 +236,12 @@ pub const KEYS: &[Key] = &[
         help: "the reply to a sign-up ({business} and {topic} are filled in)",
         default: Some("Thanks for signing up! You'll get {topic} messages from {business} on WhatsApp. Reply STOP to unsubscribe."),
         check: any_text,
+    },
+    Key {
+        name: "retention_years",
+        help: "years superseded consent evidence is kept (default 5, over the TCPA's 4-year limitation period)",
+        default: Some("5"),
+        check: retention,
     },
     Key {
         name: "consent_wording",

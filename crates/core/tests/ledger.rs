@@ -181,3 +181,32 @@ fn a_database_from_schema_version_1_opens_and_keeps_everything() {
     assert!(verify(&store).unwrap().ok());
     store.conn().prepare("SELECT * FROM imports").unwrap();
 }
+
+#[test]
+fn retention_redacts_only_old_superseded_evidence_and_the_chain_still_verifies() {
+    use optdesk_core::retention;
+    let mut d = history();
+    let now = optdesk_core::time::now();
+    // Today nothing is old enough.
+    let today = retention::apply(&mut d.store, now, false).unwrap();
+    assert_eq!((today.events_redacted, today.suppressions_ended), (0, 0));
+    // Six years on: every superseded event goes, every current proof stays.
+    let later = now + chrono::Duration::days(365 * 6);
+    let dry = retention::apply(&mut d.store, later, true).unwrap();
+    assert_eq!(dry.events_redacted, 3, "{dry:?}"); // #1 by #4, #3 by #6, #6 by #7
+    assert_eq!(verify(&d.store).unwrap().events, 7);
+    let done = retention::apply(&mut d.store, later, false).unwrap();
+    assert_eq!(done.events_redacted, 3);
+    assert!(
+        verify(&d.store).unwrap().ok(),
+        "redaction keeps the chain verifiable"
+    );
+    let ana = contacts::require(d.store.conn(), "+447911123456").unwrap();
+    let h = ledger::history(d.store.conn(), ana.id).unwrap();
+    let kept: Vec<bool> = h.iter().map(|e| e.proof.is_some()).collect();
+    assert_eq!(
+        kept,
+        [false, true, true],
+        "the first marketing opt-in was superseded; the rest are current"
+    );
+}

@@ -1,0 +1,65 @@
+//! Retention: how long evidence is kept (`retention_years`, default 5 — over the TCPA's 4-year
+//! limitation period). Applying it redacts only evidence that is both older than that and
+//! superseded: the proof behind a contact's current state is kept whatever its age, and nothing
+//! younger than the period is touched.
+
+use rusqlite::params;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::settings;
+use crate::store::Store;
+use crate::time::{self, Timestamp};
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Applied {
+    pub cutoff: String,
+    /// Superseded ledger events whose words and evidence were redacted (hashes kept).
+    pub events_redacted: usize,
+    /// Processed raw webhook bodies deleted.
+    pub webhook_bodies_deleted: usize,
+    /// Erased people whose suppression entry reached the end of the period.
+    pub suppressions_ended: usize,
+}
+
+pub fn years(store: &Store) -> Result<i64> {
+    settings::get(store.conn(), "retention_years")?
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| Error::invalid("retention_years is not a number of years"))
+}
+
+/// Applies the retention period as of `now` (the real clock in the product).
+pub fn apply(store: &mut Store, now: Timestamp, dry_run: bool) -> Result<Applied> {
+    let years = years(store)?;
+    let cutoff = time::to_db(&(now - chrono::Duration::days(365 * years + years / 4)));
+    let run = |tx: &crate::store::Tx<'_>| -> Result<Applied> {
+        let events_redacted = tx.execute(
+            "UPDATE consent_events SET phone = NULL, source_detail = NULL, proof = NULL, evidence_ref = NULL,
+                redacted_at = ?1
+             WHERE redacted_at IS NULL AND recorded_at < ?2
+               AND EXISTS (SELECT 1 FROM consent_events later WHERE later.contact_id = consent_events.contact_id
+                           AND later.subject = consent_events.subject AND later.id > consent_events.id)",
+            params![time::to_db(&now), cutoff],
+        )?;
+        let webhook_bodies_deleted = tx.execute(
+            "DELETE FROM inbox WHERE processed_at IS NOT NULL AND received_at < ?1
+               AND id NOT IN (SELECT inbox_id FROM inbound_messages)",
+            [&cutoff],
+        )?;
+        let suppressions_ended = tx.execute(
+            "DELETE FROM suppressions WHERE reason = 'erased' AND suppressed_at < ?1",
+            [&cutoff],
+        )?;
+        Ok(Applied {
+            cutoff: cutoff.clone(),
+            events_redacted,
+            webhook_bodies_deleted,
+            suppressions_ended,
+        })
+    };
+    if dry_run {
+        store.dry_run_tx(run)
+    } else {
+        store.with_tx(run)
+    }
+}
