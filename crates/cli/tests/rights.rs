@@ -108,6 +108,35 @@ fn an_erased_person_stays_suppressed_and_the_chain_still_verifies() {
         .contains("suppression list"));
     let err = cli.fails(&["contacts", "add", "07911123456"]);
     assert!(err.contains("suppression list"), "{err}");
+
+    // Even once the suppression entry ends, the gate never lets a message reach an erased row.
+    let mut store = optdesk_core::Store::open(cli.db()).unwrap();
+    store
+        .conn()
+        .execute("DELETE FROM suppressions", [])
+        .unwrap();
+    let id: i64 = store
+        .conn()
+        .query_row(
+            "SELECT id FROM contacts WHERE erased_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let d = optdesk_core::gate::check_contact(
+        store.conn(),
+        optdesk_core::ContactId(id),
+        optdesk_core::Category::Utility,
+        optdesk_core::time::now(),
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        d,
+        Some(optdesk_core::gate::Decision::Blocked(
+            optdesk_core::gate::BlockReason::Suppressed
+        ))
+    );
 }
 
 #[test]

@@ -111,7 +111,9 @@ fn within_cap(last: Option<Timestamp>, now: Timestamp, policy: &Policy) -> bool 
     }
 }
 
-const STATE_SQL: &str = "SELECT c.id, s.phone_hash IS NOT NULL, c.marketing, c.utility,
+// An erased row counts as suppressed in its own right, even after its suppression entry ends.
+const STATE_SQL: &str =
+    "SELECT c.id, s.phone_hash IS NOT NULL OR c.erased_at IS NOT NULL, c.marketing, c.utility,
         c.meta_blocked, c.review_pending, c.unreachable, c.last_marketing_at
     FROM contacts c LEFT JOIN suppressions s ON s.phone_hash = c.phone_hash";
 
