@@ -110,7 +110,7 @@ fn an_erased_person_stays_suppressed_and_the_chain_still_verifies() {
     assert!(err.contains("suppression list"), "{err}");
 
     // Even once the suppression entry ends, the gate never lets a message reach an erased row.
-    let mut store = optdesk_core::Store::open(cli.db()).unwrap();
+    let store = optdesk_core::Store::open(cli.db()).unwrap();
     store
         .conn()
         .execute("DELETE FROM suppressions", [])
