@@ -104,11 +104,9 @@ pub fn run(store: &Store) -> Result<Vec<Check>> {
         "",
     ));
 
-    let overdue = optouts::review_list(store, false)?
-        .into_iter()
-        .filter(|i| i.business_days_left < 0)
-        .count();
-    let open = optouts::review_list(store, false)?.len();
+    let items = optouts::review_list(store, false)?;
+    let open = items.len();
+    let overdue = items.iter().filter(|i| i.business_days_left < 0).count();
     out.push(check(
         "review_queue",
         overdue == 0,

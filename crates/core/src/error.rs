@@ -7,7 +7,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("database error: {0}")]
+    #[error("the database failed: {0}{hint}", hint = db_hint(.0))]
     Db(#[from] rusqlite::Error),
 
     #[error(
@@ -59,6 +59,22 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+fn db_hint(e: &rusqlite::Error) -> &'static str {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            " (another OptDesk program — the app, `optdesk serve` or a broadcast — kept it busy; try again in a moment)"
+        }
+        Some(rusqlite::ErrorCode::DiskFull) => " (the disk is full; free some space and try again)",
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::PermissionDenied) => {
+            " (OptDesk may not write to the file; check its permissions, or pass --db with another path)"
+        }
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+            " (the file is damaged; restore the latest backup with `optdesk restore FILE`)"
+        }
+        _ => "",
+    }
 }
 
 fn region_hint(region: &Option<String>) -> String {

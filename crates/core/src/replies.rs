@@ -43,6 +43,16 @@ pub async fn send_queued(store: &mut Store, client: &Client) -> Result<SendRepor
     let now = time::now();
     let late = time::to_db(&(now - DEADLINE));
     let now_db = time::to_db(&now);
+    // Called every 200 ms by the receiver: look before taking the write lock, which the inbox
+    // writer (every webhook's 200) and broadcasts need far more often than this does.
+    let queued: bool = store.conn().query_row(
+        "SELECT EXISTS (SELECT 1 FROM outbound_messages WHERE state = 'queued')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !queued {
+        return Ok(report);
+    }
     let claimed: Vec<Claimed> = store.with_tx(|tx| {
         report.skipped += tx.execute(
             "UPDATE outbound_messages SET state = 'skipped', updated_at = ?1,

@@ -365,8 +365,12 @@ fn handle_message(
         return Ok(()); // seen before: Meta delivered it again
     }
     let s = find_sender(tx, m.from.as_deref(), user_id.as_deref())?;
+    let mut signup_code = match m.kind.as_str() {
+        "text" => crate::signup::find(tx, text.as_deref().unwrap_or(""))?,
+        _ => None,
+    };
     let (verdict, matched) = match m.kind.as_str() {
-        "text" if crate::signup::find(tx, text.as_deref().unwrap_or(""))?.is_some() => {
+        "text" if signup_code.is_some() => {
             let body = text.as_deref().unwrap_or("");
             let profile = m
                 .from
@@ -374,7 +378,10 @@ fn handle_message(
                 .and_then(|f| profiles.get(f))
                 .and_then(|c| c.profile.as_ref())
                 .and_then(|p| p.name.clone());
-            signup(tx, p, &s, profile.as_deref(), body, &m.id, at)?
+            match signup_code.take() {
+                Some(found) => signup(tx, p, &s, found, profile.as_deref(), body, m)?,
+                None => (None, None),
+            }
         }
         "text" => {
             let body = text.as_deref().unwrap_or("");
@@ -463,14 +470,12 @@ fn signup(
     tx: &Tx<'_>,
     p: &Processor,
     s: &Sender,
+    found: crate::signup::Found,
     profile: Option<&str>,
     body: &str,
-    wamid: &str,
-    at: Timestamp,
+    m: &InboundMessage,
 ) -> Result<(Option<&'static str>, Option<String>)> {
-    let Some(found) = crate::signup::find(tx, body)? else {
-        return Ok((None, None));
-    };
+    let (wamid, at) = (m.id.as_str(), unix_time(m.timestamp.as_deref()));
     let tag = format!("#{}", found.code);
     let verdict = p.rules.classify(body);
     let review_ev = Evidence {
