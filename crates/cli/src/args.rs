@@ -56,6 +56,9 @@ pub enum Command {
     Backup { file: PathBuf },
     /// Replace the database with a backup, after checking it (integrity, schema, ledger).
     Restore { file: PathBuf },
+    /// The database's encryption key.
+    #[command(subcommand)]
+    Key(KeyCmd),
     /// Sign-up QR codes and links: the customer's own message is their opt-in.
     #[command(subcommand, visible_alias = "signup")]
     Signups(SignupsCmd),
@@ -439,4 +442,10 @@ pub enum ConfigCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// Print the database key as a recovery code, to write down and keep somewhere safe.
+    Export,
 }

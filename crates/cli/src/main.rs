@@ -87,8 +87,20 @@ fn run(cli: Cli) -> CliResult {
             println!("Backed up to {}.", file.display());
             Ok(Done::Ok)
         }
+        Command::Key(args::KeyCmd::Export) => {
+            let key = ctx.store.database().key;
+            println!("{}", key.recovery_code());
+            eprintln!(
+                "This is the key to {}. Write it on paper and keep it away from this computer: \
+                 if the system keyring is lost, OPTDESK_DB_KEY=<this code> opens the database and \
+                 its backups. SQLCipher 4 tools open the file with: PRAGMA key = \"x'<the code \
+                 without dashes>'\";",
+                ctx.store.path().display()
+            );
+            Ok(Done::Ok)
+        }
         Command::Restore { file } => {
-            let db = ctx.store.path().to_path_buf();
+            let db = ctx.store.database();
             drop(ctx);
             let c = optdesk_core::backup::restore(&db, &file)?;
             println!(

@@ -78,7 +78,7 @@ impl Env {
     }
 
     fn store(&self) -> Store {
-        Store::open(self.db()).unwrap()
+        self.cli.store()
     }
 
     /// Sends WhatsApp accepted, per number.
@@ -521,6 +521,13 @@ fn a_131050_in_a_status_webhook_marks_the_recipient_and_the_contact() {
         let show = env.json(&["contacts", "show", &phones[1], "--json"]);
         if show["meta_blocked"] == true {
             break;
+        }
+        if Instant::now() >= until {
+            eprintln!("INBOX {}", env.ok(&["inbox", "list"]));
+            eprintln!(
+                "STATUS {}",
+                env.ok(&["broadcast", "status", &id, "--recipients", "--json"])
+            );
         }
         assert!(Instant::now() < until, "131050 never reached the contact");
         std::thread::sleep(Duration::from_millis(50));

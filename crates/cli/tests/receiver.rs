@@ -294,8 +294,8 @@ fn a_stop_opts_out_of_everything_and_gets_exactly_one_confirmation() {
         .filter(|r| r.body["type"] == "text")
         .count();
     assert_eq!(wamid, 1);
-    let reply_id: String = rusqlite::Connection::open(env.db())
-        .unwrap()
+    let reply_id: String = env
+        .conn()
         .query_row("SELECT wamid FROM outbound_messages", [], |r| r.get(0))
         .unwrap();
     for s in ["read", "delivered", "read", "sent"] {

@@ -110,7 +110,7 @@ fn an_erased_person_stays_suppressed_and_the_chain_still_verifies() {
     assert!(err.contains("suppression list"), "{err}");
 
     // Even once the suppression entry ends, the gate never lets a message reach an erased row.
-    let store = optdesk_core::Store::open(cli.db()).unwrap();
+    let store = cli.store();
     store
         .conn()
         .execute("DELETE FROM suppressions", [])
@@ -160,7 +160,7 @@ fn a_backup_taken_while_writing_restores_to_a_verifying_database() {
         .fails(&["backup", backup.to_str().unwrap()])
         .contains("already exists"));
 
-    let fresh = Cli::new();
+    let fresh = cli.same_machine();
     let out = fresh.ok(&["restore", backup.to_str().unwrap()]);
     assert!(out.contains("the ledger verifies"), "{out}");
     let n = fresh
@@ -186,7 +186,7 @@ fn a_damaged_backup_is_refused_and_nothing_is_replaced() {
         *b ^= 0xA5;
     }
     let damaged = cli.file("damaged.sqlite3", &bytes);
-    let other = Cli::new();
+    let other = cli.same_machine();
     other.ok(&["contacts", "add", "+34612345678"]);
     let err = other.fails(&["restore", damaged.to_str().unwrap()]);
     assert!(err.contains("not a usable backup"), "{err}");

@@ -28,7 +28,11 @@ fn options() -> Options {
 }
 
 fn imported(dir: &tempfile::TempDir, csv: &str) -> Store {
-    let mut store = Store::open(dir.path().join("bench.sqlite3")).expect("open");
+    let mut store = Store::open(
+        dir.path().join("bench.sqlite3"),
+        &optdesk_core::store::DbKey::generate().expect("key"),
+    )
+    .expect("open");
     let report = import_bytes(&mut store, csv.as_bytes(), &options()).expect("import");
     assert_eq!(report.added as usize, N, "{report:?}");
     store

@@ -18,8 +18,9 @@ use optdesk_core::broadcast::{self, engine, NewBroadcast};
 use optdesk_core::import::{import_bytes, Options};
 use optdesk_core::phone::Region;
 use optdesk_core::secrets::Secret;
+use optdesk_core::store::DbKey;
 use optdesk_core::whatsapp::{Client, GraphConfig, Template};
-use optdesk_core::{settings, templates, Store};
+use optdesk_core::{settings, templates};
 use optdesk_fake_graph::{FakeGraph, FakeTemplate, PHONE_NUMBER_ID, TOKEN, WABA_ID};
 
 fn main() {
@@ -33,7 +34,8 @@ fn main() {
     let fake = FakeGraph::start();
     let t = FakeTemplate::approved("promo", "en_GB", "MARKETING", 0);
     fake.state().add_template(t.clone());
-    let mut store = Store::open(&db).expect("db");
+    let db = optdesk_core::store::Database::new(db, DbKey::generate().expect("key"));
+    let mut store = db.open().expect("db");
     settings::set(store.conn(), "frequency_cap_hours", "0").expect("setting");
     let opts = Options {
         region: Some(Region::parse("GB").expect("GB")),

@@ -15,7 +15,6 @@ use hmac::{Hmac, Mac};
 use optdesk_core::contacts;
 use optdesk_core::receiver::{serve_on, Config};
 use optdesk_core::secrets::Secret;
-use optdesk_core::Store;
 use sha2::Sha256;
 
 const SECRET: &str = "bench-secret";
@@ -47,10 +46,13 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(30_000);
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("bench.sqlite3");
+    let db = optdesk_core::store::Database::new(
+        dir.path().join("bench.sqlite3"),
+        optdesk_core::store::DbKey::generate().expect("key"),
+    );
     let stoppers = 200;
     {
-        let mut store = Store::open(&db).expect("db");
+        let mut store = db.open().expect("db");
         for i in 0..stoppers {
             contacts::add(&mut store, &format!("+4479110{i:05}"), "", &[]).expect("contact");
         }
@@ -70,8 +72,8 @@ fn main() {
             verify_token: Secret::new("v"),
             client: None,
         };
-        let _lock = optdesk_core::receiver::lock(&db).expect("lock");
-        let inbox = Store::open(&db).expect("db");
+        let _lock = optdesk_core::receiver::lock(&db.path).expect("lock");
+        let inbox = db.open().expect("db");
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve_on(listener, cfg, inbox, async { let _ = stop_rx.await; }));
 
@@ -97,7 +99,7 @@ fn main() {
         let probe = tokio::spawn({
             let (http, url, db) = (http.clone(), url.clone(), db.clone());
             async move {
-                let reader = rusqlite::Connection::open(&db).expect("reader");
+                let reader = optdesk_core::store::connect(&db.path, &db.key).expect("reader");
                 let mut latencies = Vec::new();
                 let mut i = 0;
                 while i < stoppers {

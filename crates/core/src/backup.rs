@@ -7,9 +7,10 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::ledger;
 use crate::receiver;
-use crate::store::{Store, SCHEMA_VERSION};
+use crate::store::{self, Database, DbKey, Store, SCHEMA_VERSION};
 
-/// Writes a consistent copy of the database to `dest` (which must not exist).
+/// Writes a consistent copy of the database to `dest` (which must not exist), encrypted with the
+/// same key.
 pub fn backup(store: &Store, dest: &Path) -> Result<()> {
     if dest.exists() {
         return Err(Error::invalid(format!(
@@ -20,7 +21,31 @@ pub fn backup(store: &Store, dest: &Path) -> Result<()> {
     let dest_text = dest
         .to_str()
         .ok_or_else(|| Error::invalid("the backup path must be valid UTF-8"))?;
-    store.conn().execute("VACUUM INTO ?1", [dest_text])?;
+    // SQLCipher's export into a copy attached with the same key, inside one read transaction:
+    // one consistent snapshot however much is written meanwhile. (`VACUUM INTO` does not carry
+    // the key's settings over, so its copy would not open.)
+    let conn = store.conn();
+    let key = store.database().key;
+    conn.execute(
+        "ATTACH DATABASE ?1 AS backup KEY ?2",
+        [dest_text, &key.sqlcipher_value()],
+    )?;
+    let copied = (|| -> Result<()> {
+        conn.execute_batch("BEGIN")?;
+        let version: i64 = conn.query_row("PRAGMA main.user_version", [], |r| r.get(0))?;
+        conn.query_row("SELECT sqlcipher_export('backup')", [], |_| Ok(()))?;
+        conn.execute_batch(&format!("PRAGMA backup.user_version = {version}; COMMIT;"))?;
+        Ok(())
+    })();
+    if copied.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    let detached = conn.execute_batch("DETACH DATABASE backup");
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(dest);
+        return Err(e);
+    }
+    detached?;
     Ok(())
 }
 
@@ -33,17 +58,25 @@ pub struct Checked {
 }
 
 /// Checks a backup without touching it: SQLite's integrity check, a schema this OptDesk can
-/// read, and the ledger's chain and state (on a scratch copy, migrated if older).
-pub fn check(file: &Path) -> Result<Checked> {
+/// read, and the ledger's chain and state (on a scratch copy, migrated if older). A backup made
+/// before encryption at rest is plain, and is read as it is.
+pub fn check(file: &Path, key: &DbKey) -> Result<Checked> {
     let bad =
         |why: String| Error::invalid(format!("{} is not a usable backup: {why}", file.display()));
     {
         let conn =
             rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
                 .map_err(|e| bad(e.to_string()))?;
+        if !store::is_plain(file) {
+            key.apply(&conn)?;
+        }
         let ok: String = conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| {
+                bad(format!(
+                    "it is damaged, or encrypted with another key than this database's ({e})"
+                ))
+            })?;
         if ok != "ok" {
             return Err(bad(format!("SQLite's integrity check failed ({ok})")));
         }
@@ -63,7 +96,7 @@ pub fn check(file: &Path) -> Result<Checked> {
         source,
     })?;
     let result = (|| {
-        let store = Store::open(&copy)?;
+        let store = Store::open(&copy, key)?;
         let report = ledger::verify(&store)?;
         match report.problem {
             Some(p) => Err(bad(format!(
@@ -96,13 +129,14 @@ fn tempfile_dir(near: &Path) -> Result<std::path::PathBuf> {
 
 /// Replaces the database at `db` with the checked backup `file`. Refused while a receiver holds
 /// the database, or while any other connection is writing to it.
-pub fn restore(db: &Path, file: &Path) -> Result<Checked> {
-    let checked = check(file)?;
+pub fn restore(database: &Database, file: &Path) -> Result<Checked> {
+    let db = database.path.as_path();
+    let checked = check(file, &database.key)?;
     let _lock = receiver::lock(db).map_err(|_| Error::invalid(
         "a webhook receiver (the app or `optdesk serve`) is using this database; stop it before restoring",
     ))?;
     if db.exists() {
-        let conn = rusqlite::Connection::open(db)?;
+        let conn = store::connect(db, &database.key)?;
         conn.busy_timeout(std::time::Duration::from_millis(200))?;
         conn.execute_batch("BEGIN EXCLUSIVE; ROLLBACK;")
             .map_err(|_| {
@@ -125,7 +159,7 @@ pub fn restore(db: &Path, file: &Path) -> Result<Checked> {
         path: db.to_path_buf(),
         source,
     })?;
-    // Bring it up to this OptDesk's schema.
-    Store::open(db)?;
+    // Bring it up to this OptDesk's schema (and encrypt a backup from before encryption).
+    database.open()?;
     Ok(checked)
 }

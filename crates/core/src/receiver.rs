@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver as NotifyRx, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,13 +20,13 @@ use axum::Router;
 use crate::error::{Error, Result};
 use crate::replies;
 use crate::secrets::Secret;
-use crate::store::Store;
+use crate::store::{Database, Store};
 use crate::webhook::{self, process};
 use crate::whatsapp::Client;
 
 pub struct Config {
     pub listen: SocketAddr,
-    pub db: PathBuf,
+    pub db: Database,
     pub app_secret: Secret,
     pub verify_token: Secret,
     /// Sends confirmations; without it they wait (and lapse after 5 minutes).
@@ -110,8 +110,8 @@ async fn receive(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> 
     }
 }
 
-fn processing_loop(db: PathBuf, wake: NotifyRx<()>, stop: Arc<std::sync::atomic::AtomicBool>) {
-    let mut store = match Store::open(&db) {
+fn processing_loop(db: Database, wake: NotifyRx<()>, stop: Arc<std::sync::atomic::AtomicBool>) {
+    let mut store = match db.open() {
         Ok(s) => s,
         Err(e) => return eprintln!("optdesk: the webhook processor cannot open the database: {e}"),
     };
@@ -131,8 +131,8 @@ fn processing_loop(db: PathBuf, wake: NotifyRx<()>, stop: Arc<std::sync::atomic:
     }
 }
 
-async fn replies_loop(db: PathBuf, client: Client, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut store = match Store::open(&db) {
+async fn replies_loop(db: Database, client: Client, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut store = match db.open() {
         Ok(s) => s,
         Err(e) => return eprintln!("optdesk: the reply sender cannot open the database: {e}"),
     };
@@ -152,8 +152,8 @@ pub async fn serve(
     cfg: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let _lock = lock(&cfg.db)?;
-    let mut inbox = Store::open(&cfg.db)?;
+    let _lock = lock(&cfg.db.path)?;
+    let mut inbox = cfg.db.open()?;
     replies::recover_interrupted(&mut inbox)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await

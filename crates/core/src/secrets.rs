@@ -49,6 +49,8 @@ pub enum SecretKind {
     AccessToken,
     AppSecret,
     VerifyToken,
+    /// The database's encryption key (not a WhatsApp credential: not in [`SecretKind::ALL`]).
+    DatabaseKey,
 }
 
 impl SecretKind {
@@ -64,6 +66,7 @@ impl SecretKind {
             SecretKind::AccessToken => "access_token",
             SecretKind::AppSecret => "app_secret",
             SecretKind::VerifyToken => "webhook_verify_token",
+            SecretKind::DatabaseKey => "database_key",
         }
     }
 
@@ -73,6 +76,7 @@ impl SecretKind {
             SecretKind::AccessToken => "OPTDESK_ACCESS_TOKEN",
             SecretKind::AppSecret => "OPTDESK_APP_SECRET",
             SecretKind::VerifyToken => "OPTDESK_VERIFY_TOKEN",
+            SecretKind::DatabaseKey => "OPTDESK_DB_KEY",
         }
     }
 
@@ -82,6 +86,7 @@ impl SecretKind {
             SecretKind::AccessToken => "WhatsApp access token",
             SecretKind::AppSecret => "Meta app secret",
             SecretKind::VerifyToken => "webhook verify token",
+            SecretKind::DatabaseKey => "database encryption key",
         }
     }
 }

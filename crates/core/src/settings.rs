@@ -312,7 +312,11 @@ mod tests {
     #[test]
     fn settings_are_checked_normalised_and_defaulted() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("db")).unwrap();
+        let store = Store::open(
+            dir.path().join("db"),
+            &crate::store::DbKey::generate().unwrap(),
+        )
+        .unwrap();
         let c = store.conn();
         assert_eq!(
             get(c, "frequency_cap_hours").unwrap().as_deref(),

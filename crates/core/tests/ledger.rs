@@ -61,7 +61,7 @@ fn setting_the_same_state_again_records_nothing() {
 #[test]
 fn the_ledger_refuses_deletes_and_rewrites_through_sql() {
     let d = history();
-    let c = rusqlite::Connection::open(d.path()).unwrap();
+    let c = optdesk_core::store::connect(&d.path(), &common::key()).unwrap();
     let e = c
         .execute("DELETE FROM consent_events WHERE id = 2", [])
         .unwrap_err();
@@ -160,7 +160,7 @@ fn a_database_from_schema_version_1_opens_and_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.sqlite3");
     {
-        let mut old = Store::open_to(&path, 1).unwrap();
+        let mut old = Store::open_to(&path, &common::key(), 1).unwrap();
         assert_eq!(old.schema_version().unwrap(), 1);
         contacts::add(&mut old, "+447911123456", "Ann", &["vip".into()]).unwrap();
         let mut d = common::Db {
@@ -171,7 +171,7 @@ fn a_database_from_schema_version_1_opens_and_keeps_everything() {
         let no_imports = d.store.conn().prepare("SELECT * FROM imports");
         assert!(no_imports.is_err(), "version 1 has no imports table");
     }
-    let store = Store::open(&path).unwrap();
+    let store = Store::open(&path, &common::key()).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let c = contacts::require(store.conn(), "+447911123456").unwrap();
     assert_eq!(

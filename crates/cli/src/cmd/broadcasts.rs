@@ -224,7 +224,7 @@ fn send(ctx: Ctx, id: i64, rate: Option<f64>) -> CliResult {
         }
         None => broadcast::send_rate(ctx.store.conn())?,
     };
-    let db = ctx.store.path().to_path_buf();
+    let db = ctx.store.database();
     drop(ctx);
     let stop = Arc::new(AtomicBool::new(false));
     let bar = indicatif::ProgressBar::new(0);

@@ -63,7 +63,9 @@ impl Ctx {
             Some(p) => p,
             None => optdesk_core::default_db_path()?,
         };
-        let store = Store::open(&path)?;
+        let key =
+            optdesk_core::store::system_key(&optdesk_core::secrets::KeyringStore::new(), &path)?;
+        let store = Store::open(&path, &key)?;
         let actor = actor.filter(|a| !a.trim().is_empty()).unwrap_or_else(|| {
             ["USER", "LOGNAME", "USERNAME"]
                 .iter()

@@ -33,7 +33,7 @@ pub fn serve(ctx: Ctx, listen: SocketAddr) -> CliResult {
             None
         }
     };
-    let db = ctx.store.path().to_path_buf();
+    let db = ctx.store.database();
     drop(ctx);
     let config = Config {
         listen,

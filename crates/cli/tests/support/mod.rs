@@ -11,6 +11,7 @@ use serde_json::Value;
 pub struct Cli {
     pub dir: tempfile::TempDir,
     env: Vec<(String, OsString)>,
+    key: optdesk_core::store::DbKey,
 }
 
 impl Cli {
@@ -21,12 +22,40 @@ impl Cli {
         let mut cli = Cli {
             dir,
             env: Vec::new(),
+            key: optdesk_core::store::DbKey::generate().unwrap(),
         };
         let home: OsString = cli.dir.path().into();
         cli.env.push(("HOME".into(), home.clone()));
         cli.env.push(("XDG_DATA_HOME".into(), home));
         cli.env.push(("OPTDESK_DB".into(), cli.db().into()));
+        // As on a server: the key from the environment (the keyring's part is tested on its own).
+        let key = cli.key.recovery_code();
+        cli.env.push(("OPTDESK_DB_KEY".into(), key.into()));
         cli
+    }
+
+    /// Another fresh database on the same machine: same key (as the keyring would give it).
+    pub fn same_machine(&self) -> Cli {
+        let mut cli = Cli::new();
+        cli.key = self.key.clone();
+        cli.env.retain(|(k, _)| k != "OPTDESK_DB_KEY");
+        cli.env
+            .push(("OPTDESK_DB_KEY".into(), self.key.recovery_code().into()));
+        cli
+    }
+
+    pub fn key(&self) -> &optdesk_core::store::DbKey {
+        &self.key
+    }
+
+    /// The test's database, opened as the CLI opens it.
+    pub fn store(&self) -> optdesk_core::Store {
+        optdesk_core::Store::open(self.db(), &self.key).unwrap()
+    }
+
+    /// A raw connection to the test's database, unlocked with its key.
+    pub fn conn(&self) -> rusqlite::Connection {
+        optdesk_core::store::connect(&self.db(), &self.key).unwrap()
     }
 
     pub fn with_env(mut self, key: &str, value: impl Into<OsString>) -> Cli {
@@ -85,16 +114,10 @@ impl Cli {
     }
 
     pub fn sql(&self, sql: &str) {
-        rusqlite::Connection::open(self.db())
-            .unwrap()
-            .execute_batch(sql)
-            .unwrap();
+        self.conn().execute_batch(sql).unwrap();
     }
 
     pub fn db_count(&self, sql: &str) -> i64 {
-        rusqlite::Connection::open(self.db())
-            .unwrap()
-            .query_row(sql, [], |r| r.get(0))
-            .unwrap()
+        self.conn().query_row(sql, [], |r| r.get(0)).unwrap()
     }
 }

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::gate::{self, Decision};
 use crate::ledger::{self, NewEvent};
 use crate::model::{Category, ContactId, EventState, SourceKind, Subject};
-use crate::store::Store;
+use crate::store::{Database, Store};
 use crate::time;
 use crate::whatsapp::{Client, ClientError, ErrorClass, Sent, TemplateMessage};
 
@@ -88,14 +88,14 @@ fn holder_is_gone(holder: &str) -> bool {
 
 /// Sends broadcast `id` until it is finished, paused or cancelled, or `stop` is set.
 pub async fn run(
-    db: &Path,
+    db: &Database,
     client: Arc<Client>,
     id: i64,
     opts: Options,
     stop: Arc<AtomicBool>,
     mut progress: impl FnMut(&Counts, f64),
 ) -> Result<Outcome> {
-    let mut store = Store::open(db)?;
+    let mut store = db.open()?;
     let b = get(store.conn(), id)?;
     let owner = lease_owner();
     start(&mut store, id, &b.tags, &owner)?;

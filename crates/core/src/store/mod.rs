@@ -4,6 +4,8 @@
 //! version first (refusing a newer one before any pragma can rewrite the header), then set the
 //! pragmas, then apply every pending migration in one IMMEDIATE transaction.
 
+mod encrypt;
+mod key;
 mod migrations;
 
 use std::path::{Path, PathBuf};
@@ -14,7 +16,28 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 use crate::error::{Error, Result};
 use crate::time;
 
+pub use key::{system_key, DbKey};
 pub use migrations::LATEST as SCHEMA_VERSION;
+
+/// Whether `path` is an unencrypted SQLite file (from before encryption at rest).
+pub fn is_plain(path: &Path) -> bool {
+    key::file_kind(path) == key::FileKind::Plain
+}
+
+/// A raw connection to an OptDesk file, unlocked with `key` (nothing else set up). Backups,
+/// restores and tests use it; everything else goes through [`Store`].
+pub fn connect(path: &Path, key: &DbKey) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| Error::Open {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    key.apply(&conn)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(conn)
+}
 
 /// The database every OptDesk program on this machine uses unless told otherwise: the OS's
 /// per-user data directory (`~/.local/share/optdesk/optdesk.sqlite3` on Linux,
@@ -28,11 +51,33 @@ pub fn default_db_path() -> Result<PathBuf> {
     Ok(base.join("optdesk").join("optdesk.sqlite3"))
 }
 
+/// A database file and the key that opens it: what a thread or task needs to open its own
+/// connection.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub path: PathBuf,
+    pub key: DbKey,
+}
+
+impl Database {
+    pub fn new(path: impl Into<PathBuf>, key: DbKey) -> Database {
+        Database {
+            path: path.into(),
+            key,
+        }
+    }
+
+    pub fn open(&self) -> Result<Store> {
+        Store::open(&self.path, &self.key)
+    }
+}
+
 /// An open OptDesk database. Each `Store` owns one connection; a process that needs more (the
 /// receiver beside a broadcast) opens more, and SQLite's locking keeps them consistent.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    key: DbKey,
     salt: Vec<u8>,
 }
 
@@ -45,15 +90,16 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
-        Self::open_to(path.as_ref(), SCHEMA_VERSION)
+    /// Opens (creating if needed) the encrypted database at `path` with `key` and brings its
+    /// schema up to date. A plain (unencrypted) OptDesk file is encrypted in place first.
+    pub fn open(path: impl AsRef<Path>, key: &DbKey) -> Result<Store> {
+        Self::open_to(path.as_ref(), key, SCHEMA_VERSION)
     }
 
     /// Opens and migrates up to `version` only. Tests use it to make databases as an earlier
     /// OptDesk left them.
     #[doc(hidden)]
-    pub fn open_to(path: &Path, version: i64) -> Result<Store> {
+    pub fn open_to(path: &Path, key: &DbKey, version: i64) -> Result<Store> {
         let open_err = |reason: String| Error::Open {
             path: path.to_path_buf(),
             reason,
@@ -62,16 +108,19 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .map_err(|e| open_err(format!("cannot create its folder: {e}")))?;
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn =
-            Connection::open_with_flags(path, flags).map_err(|e| open_err(e.to_string()))?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        if key::file_kind(path) == key::FileKind::Plain {
+            encrypt::in_place(path, key)?;
+        }
+        let mut conn = connect(path, key)?;
 
         let found: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| open_err(format!("it is not an OptDesk database ({e})")))?;
+            .map_err(|e| {
+                open_err(format!(
+                    "it is not an OptDesk database, or it was encrypted with another key than \
+                     this one (the keyring's, or OPTDESK_DB_KEY) ({e})"
+                ))
+            })?;
         if found > SCHEMA_VERSION {
             return Err(Error::SchemaTooNew {
                 path: path.to_path_buf(),
@@ -94,8 +143,14 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            key: key.clone(),
             salt,
         })
+    }
+
+    /// The file and key, for opening another connection to this database.
+    pub fn database(&self) -> Database {
+        Database::new(&self.path, self.key.clone())
     }
 
     /// SQLite's quick integrity check. Long-running writers (the receiver, a broadcast, the app)
@@ -226,11 +281,118 @@ fn migrate(conn: &mut Connection, from: i64, to: i64) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
 
+    fn key() -> DbKey {
+        DbKey::parse(&"5e".repeat(32)).unwrap()
+    }
+
+    fn plain_count(path: &Path, sql: &str) -> rusqlite::Result<i64> {
+        Connection::open(path)?.query_row(sql, [], |r| r.get(0))
+    }
+
+    #[test]
+    fn the_file_is_encrypted_and_opens_only_with_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("optdesk.sqlite3");
+        let mut store = Store::open(&path, &key()).unwrap();
+        store
+            .with_tx(|tx| {
+                tx.execute(
+                    "INSERT INTO settings (key, value) VALUES ('business_name', 'Bakery Sol')",
+                    [],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        drop(store);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_ne!(&bytes[..16], b"SQLite format 3\0");
+        assert!(!bytes.windows(10).any(|w| w == b"Bakery Sol"));
+        assert!(plain_count(&path, "SELECT count(*) FROM settings").is_err());
+
+        let other = DbKey::generate().unwrap();
+        let err = Store::open(&path, &other).unwrap_err().to_string();
+        assert!(err.contains("encrypted with another key"), "{err}");
+
+        // SQLCipher's defaults and the key alone open it: what the standard tools do.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(&format!("PRAGMA key = \"{}\";", key().sqlcipher_value()))
+            .unwrap();
+        let name: String = conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'business_name'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(name, "Bakery Sol");
+    }
+
+    #[test]
+    fn a_plain_database_is_encrypted_in_place_without_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        {
+            // An OptDesk file from before encryption: schema 3, WAL, rows in the WAL.
+            let c = Connection::open(&path).unwrap();
+            c.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+                .unwrap();
+            for sql in &migrations::MIGRATIONS[..3] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.execute_batch("PRAGMA user_version = 3;").unwrap();
+            c.execute_batch(
+                "INSERT INTO settings (key, value) VALUES ('footer_text', 'Reply STOP')",
+            )
+            .unwrap();
+            // As a crash would leave it: the rows still in the WAL, never checkpointed.
+            std::fs::copy(&path, dir.path().join("crashed.sqlite3")).unwrap();
+            std::fs::copy(
+                dir.path().join("old.sqlite3-wal"),
+                dir.path().join("crashed.sqlite3-wal"),
+            )
+            .unwrap();
+        }
+        let path = dir.path().join("crashed.sqlite3");
+        assert_eq!(
+            plain_count(&path, "SELECT count(*) FROM settings").unwrap(),
+            1
+        );
+        let store = Store::open(&path, &key()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let footer: String = store
+            .conn()
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'footer_text'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(footer, "Reply STOP");
+        drop(store);
+        assert_ne!(&std::fs::read(&path).unwrap()[..16], b"SQLite format 3\0");
+        assert!(!dir.path().join("crashed.encrypting").exists());
+        Store::open(&path, &key()).unwrap();
+    }
+
+    #[test]
+    fn a_plain_database_in_use_elsewhere_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("busy.sqlite3");
+        let c = Connection::open(&path).unwrap();
+        c.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .unwrap();
+        c.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        let err = Store::open(&path, &key()).unwrap_err().to_string();
+        assert!(err.contains("has it open"), "{err}");
+        assert_eq!(plain_count(&path, "SELECT count(*) FROM t").unwrap(), 1);
+    }
+
     #[test]
     fn a_new_file_gets_the_latest_schema_in_wal_mode() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/optdesk.sqlite3");
-        let store = Store::open(&path).unwrap();
+        let store = Store::open(&path, &key()).unwrap();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         let mode: String = store
             .conn()
@@ -246,7 +408,7 @@ mod tests {
         let salt = store.salt().to_vec();
         drop(store);
         assert_eq!(
-            Store::open(&path).unwrap().salt(),
+            Store::open(&path, &key()).unwrap().salt(),
             salt,
             "the salt is made once"
         );
@@ -262,7 +424,7 @@ mod tests {
                 .unwrap();
         }
         let before = std::fs::read(&path).unwrap();
-        let err = Store::open(&path).unwrap_err();
+        let err = Store::open(&path, &key()).unwrap_err();
         assert!(
             matches!(err, Error::SchemaTooNew { found: 99, .. }),
             "{err}"
@@ -285,14 +447,14 @@ mod tests {
             b"these are my shopping notes, not a database at all....",
         )
         .unwrap();
-        let err = Store::open(&path).unwrap_err().to_string();
+        let err = Store::open(&path, &key()).unwrap_err().to_string();
         assert!(err.contains("not an OptDesk database"), "{err}");
     }
 
     #[test]
     fn a_failed_transaction_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(dir.path().join("db.sqlite3")).unwrap();
+        let mut store = Store::open(dir.path().join("db.sqlite3"), &key()).unwrap();
         let r: Result<()> = store.with_tx(|tx| {
             tx.execute("INSERT INTO settings (key, value) VALUES ('a', 'b')", [])?;
             Err(Error::invalid("boom"))

@@ -8,9 +8,14 @@ pub struct Db {
     pub store: Store,
 }
 
+/// The key every test database here is encrypted with.
+pub fn key() -> optdesk_core::store::DbKey {
+    optdesk_core::store::DbKey::parse(&"c0".repeat(32)).unwrap()
+}
+
 pub fn db() -> Db {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("optdesk.sqlite3")).unwrap();
+    let store = Store::open(dir.path().join("optdesk.sqlite3"), &key()).unwrap();
     Db { dir, store }
 }
 
@@ -42,7 +47,7 @@ impl Db {
 
     /// Runs raw SQL the way someone editing the file with the sqlite3 tool would.
     pub fn raw(&self, sql: &str) {
-        let c = rusqlite::Connection::open(self.path()).unwrap();
+        let c = optdesk_core::store::connect(&self.path(), &key()).unwrap();
         c.execute_batch(sql).unwrap();
     }
 }
