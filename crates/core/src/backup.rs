@@ -163,3 +163,93 @@ pub fn restore(database: &Database, file: &Path) -> Result<Checked> {
     database.open()?;
     Ok(checked)
 }
+
+/// The folder the daily backups go in: `backups/` beside the database.
+pub fn rolling_dir(db: &Database) -> std::path::PathBuf {
+    db.path
+        .parent()
+        .map_or_else(|| Path::new("backups").to_path_buf(), |p| p.join("backups"))
+}
+
+/// Takes today's backup unless it exists, then keeps only the newest `keep`. Returns the backups
+/// there are, newest first. The desktop app runs it at start-up.
+pub fn rolling(db: &Database, keep: usize) -> Result<Vec<std::path::PathBuf>> {
+    let dir = rolling_dir(db);
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    let today = dir.join(format!(
+        "optdesk-{}.sqlite3",
+        crate::time::now().format("%Y-%m-%d")
+    ));
+    if !today.exists() {
+        let store = db.open()?;
+        let partial = today.with_extension("partial");
+        let _ = std::fs::remove_file(&partial);
+        backup(&store, &partial)?;
+        std::fs::rename(&partial, &today).map_err(|source| Error::Io {
+            path: today.clone(),
+            source,
+        })?;
+    }
+    let mut all = list_rolling(db)?;
+    for old in all.split_off(keep.min(all.len())) {
+        let _ = std::fs::remove_file(old);
+    }
+    Ok(all)
+}
+
+/// The daily backups, newest first.
+pub fn list_rolling(db: &Database) -> Result<Vec<std::path::PathBuf>> {
+    let dir = rolling_dir(db);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut all: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("optdesk-") && n.ends_with(".sqlite3"))
+        })
+        .collect();
+    all.sort();
+    all.reverse();
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rolling_backup_is_taken_once_a_day_and_keeps_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::new(dir.path().join("db.sqlite3"), DbKey::generate().unwrap());
+        db.open().unwrap();
+        let backups = rolling_dir(&db);
+        std::fs::create_dir_all(&backups).unwrap();
+        for day in 1..=9 {
+            std::fs::write(
+                backups.join(format!("optdesk-2020-01-0{day}.sqlite3")),
+                b"old",
+            )
+            .unwrap();
+        }
+        let kept = rolling(&db, 7).unwrap();
+        assert_eq!(kept.len(), 7);
+        let newest = &kept[0];
+        assert!(newest
+            .to_str()
+            .unwrap()
+            .contains(&crate::time::now().format("%Y-%m-%d").to_string()));
+        assert_eq!(
+            check(newest, &db.key).unwrap().schema_version,
+            SCHEMA_VERSION
+        );
+        assert!(!backups.join("optdesk-2020-01-01.sqlite3").exists());
+        let again = rolling(&db, 7).unwrap();
+        assert_eq!(again, kept, "one backup a day");
+    }
+}

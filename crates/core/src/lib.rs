@@ -13,6 +13,7 @@ pub mod backup;
 pub mod broadcast;
 pub mod consent;
 pub mod contacts;
+pub mod desk;
 pub mod error;
 pub mod export;
 
@@ -38,6 +39,7 @@ pub mod time;
 pub mod webhook;
 pub mod whatsapp;
 
+pub use desk::Core;
 pub use error::{Error, Result};
 pub use model::{Category, ConsentState, ContactId, EventId, SourceKind, Subject, Topic};
 pub use store::{default_db_path, Store};

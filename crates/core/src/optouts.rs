@@ -201,3 +201,48 @@ pub fn review_decide(store: &mut Store, id: i64, accept: bool, actor: &str) -> R
         appender.finish()
     })
 }
+/// Opt-ins and opt-outs recorded in one week (weeks start on Monday, UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Week {
+    pub week_start: String,
+    pub opt_ins: u64,
+    pub opt_outs: u64,
+}
+
+/// The last `weeks` weeks, oldest first, every week present (zeros included) so a chart's bars
+/// line up with the calendar.
+pub fn weekly(store: &Store, weeks: u32, now: time::Timestamp) -> Result<Vec<Week>> {
+    use chrono::{Datelike, Duration};
+    let today = now.date_naive();
+    let this_monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    let first = this_monday - Duration::weeks(i64::from(weeks.max(1)) - 1);
+    let mut out: Vec<Week> = (0..weeks.max(1))
+        .map(|w| Week {
+            week_start: (first + Duration::weeks(i64::from(w))).to_string(),
+            opt_ins: 0,
+            opt_outs: 0,
+        })
+        .collect();
+    let mut stmt = store.conn().prepare(
+        "SELECT substr(occurred_at, 1, 10), state FROM consent_events
+         WHERE subject IN ('marketing', 'utility') AND state IN ('opted_in', 'opted_out')
+           AND occurred_at >= ?1",
+    )?;
+    let mut rows = stmt.query([first.to_string()])?;
+    while let Some(r) = rows.next()? {
+        let day: String = r.get(0)?;
+        let state: String = r.get(1)?;
+        let Ok(date) = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d") else {
+            continue;
+        };
+        let index = (date - first).num_days() / 7;
+        if let Some(week) = usize::try_from(index).ok().and_then(|i| out.get_mut(i)) {
+            if state == "opted_in" {
+                week.opt_ins += 1;
+            } else {
+                week.opt_outs += 1;
+            }
+        }
+    }
+    Ok(out)
+}

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A secret value. Prints as `Secret(…)`; cannot be serialised.
 #[derive(Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl fmt::Display for Secret {
 }
 
 /// The secrets OptDesk keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretKind {
     AccessToken,

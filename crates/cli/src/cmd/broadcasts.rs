@@ -163,19 +163,11 @@ pub fn run(mut ctx: Ctx, cmd: BroadcastsCmd) -> CliResult {
             Ok(Done::Ok)
         }
         BroadcastsCmd::List { json } => {
-            let ids: Vec<i64> = ctx
-                .store
-                .conn()
-                .prepare("SELECT id FROM broadcasts ORDER BY id")
-                .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-                .map_err(optdesk_core::Error::from)?;
-            let mut all = Vec::new();
-            for id in ids {
-                all.push((
-                    broadcast::get(ctx.store.conn(), id)?,
-                    broadcast::counts(ctx.store.conn(), id)?,
-                ));
-            }
+            let mut all: Vec<_> = broadcast::list(ctx.store.conn())?
+                .into_iter()
+                .map(|s| (s.broadcast, s.counts))
+                .collect();
+            all.reverse(); // oldest first, as before
             if json {
                 let v: Vec<_> = all
                     .iter()

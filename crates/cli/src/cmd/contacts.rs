@@ -115,6 +115,7 @@ fn import(ctx: &mut Ctx, a: ImportArgs) -> CliResult {
         dry_run: a.dry_run,
         actor: ctx.actor.clone(),
         file_name: String::new(),
+        columns: Vec::new(),
     };
     let report = import::import_file(&mut ctx.store, &a.file, &opts)?;
     if a.json {

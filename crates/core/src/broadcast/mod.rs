@@ -243,6 +243,29 @@ pub struct Preview {
     pub warnings: Vec<String>,
 }
 
+/// A broadcast with its totals, for lists.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub broadcast: Broadcast,
+    pub counts: Counts,
+}
+
+/// Every broadcast, newest first, with its totals.
+pub fn list(conn: &Connection) -> Result<Vec<Summary>> {
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM broadcasts ORDER BY id DESC")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    ids.into_iter()
+        .map(|id| {
+            Ok(Summary {
+                broadcast: get(conn, id)?,
+                counts: counts(conn, id)?,
+            })
+        })
+        .collect()
+}
+
 /// Who would receive the broadcast now, and who would not and why.
 pub fn preview(store: &Store, id: i64) -> Result<Preview> {
     let conn = store.conn();

@@ -45,6 +45,51 @@ pub struct Options {
     pub actor: String,
     /// Shown in the import record and each event's evidence reference.
     pub file_name: String,
+    /// The owner's column mapping: `(header in the file, OptDesk's column name)`; `""` ignores.
+    pub columns: Vec<(String, String)>,
+}
+
+/// The start of a file, for the column-mapping screen.
+#[derive(Debug, Clone, Serialize)]
+pub struct Peek {
+    pub headers: Vec<String>,
+    /// OptDesk's reading of each header (`phone`, `marketing`, …), or none.
+    pub detected: Vec<Option<String>>,
+    /// Up to five rows after the header.
+    pub rows: Vec<Vec<String>>,
+    pub total_rows: u64,
+}
+
+/// Reads the header and first rows without importing anything.
+pub fn peek(bytes: &[u8]) -> Result<Peek> {
+    let mut warnings = Vec::new();
+    let text = read::decode(bytes, &mut warnings);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(read::detect_delimiter(&text))
+        .from_reader(text.as_bytes());
+    let mut records = reader.records().filter_map(|r| r.ok());
+    let header = records
+        .next()
+        .ok_or_else(|| Error::invalid("the file is empty: it has no header row"))?;
+    let mut rows = Vec::new();
+    let mut total = 0u64;
+    for r in records {
+        if r.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        total += 1;
+        if rows.len() < 5 {
+            rows.push(r.iter().map(str::to_string).collect());
+        }
+    }
+    Ok(Peek {
+        headers: header.iter().map(str::to_string).collect(),
+        detected: read::detected(&header),
+        rows,
+        total_rows: total,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -102,7 +147,7 @@ pub fn import_file(store: &mut Store, path: &Path, opts: &Options) -> Result<Rep
 pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<Report> {
     let mut warnings = Vec::new();
     let text = read::decode(bytes, &mut warnings);
-    let table = read::read_table(&text)?;
+    let table = read::read_table_as(&text, &opts.columns)?;
     warnings.extend(table.warnings);
     let layout = Layout::new(&table.header);
     let region = match opts.region {

@@ -137,7 +137,14 @@ fn is_blank(rec: &StringRecord) -> bool {
 }
 
 /// Parses the whole text into a mapped header and records.
+#[cfg(test)]
 pub(crate) fn read_table(text: &str) -> Result<Table> {
+    read_table_as(text, &[])
+}
+
+/// [`read_table`], with the owner's column mapping: `(header in the file, OptDesk's name for it)`;
+/// an empty name ignores the column.
+pub(crate) fn read_table_as(text: &str, renames: &[(String, String)]) -> Result<Table> {
     let mut warnings = Vec::new();
     let bytes = text.as_bytes();
     let mut reader = csv::ReaderBuilder::new()
@@ -164,7 +171,7 @@ pub(crate) fn read_table(text: &str) -> Result<Table> {
         }
         let line = record_start_line(bytes, &rec);
         match &header {
-            None => header = Some(map_header(&rec, &mut warnings)?),
+            None => header = Some(map_header(&rec, renames, &mut warnings)?),
             Some(_) => records.push(Record {
                 line,
                 fields: rec.clone(),
@@ -194,10 +201,30 @@ fn record_start_line(bytes: &[u8], rec: &StringRecord) -> u64 {
     line
 }
 
-fn map_header(rec: &StringRecord, warnings: &mut Vec<String>) -> Result<Header> {
+/// OptDesk's name for each column of `header` (after the owner's mapping), for the mapping screen.
+pub(crate) fn detected(header: &StringRecord) -> Vec<Option<String>> {
+    header
+        .iter()
+        .map(|h| column_for(h).map(|_| h.trim().to_lowercase().replace([' ', '-'], "_")))
+        .collect()
+}
+
+fn map_header(
+    rec: &StringRecord,
+    renames: &[(String, String)],
+    warnings: &mut Vec<String>,
+) -> Result<Header> {
     let mut columns = Vec::with_capacity(rec.len());
     let mut ignored = Vec::new();
-    for name in rec.iter() {
+    for original in rec.iter() {
+        let renamed = renames
+            .iter()
+            .find(|(from, _)| from.trim().eq_ignore_ascii_case(original.trim()));
+        let name = renamed.map_or(original, |(_, to)| to.as_str());
+        if renamed.is_some_and(|(_, to)| to.trim().is_empty()) {
+            columns.push(None);
+            continue;
+        }
         let col = column_for(name);
         if let Some(c) = col {
             if columns.contains(&Some(c)) {
@@ -288,6 +315,21 @@ mod tests {
             "{e}"
         );
         assert!(read_table("\n\n").is_err());
+        // The owner's mapping names the phone column and drops another.
+        let t = read_table_as(
+            "Cliente,Móvil,Notas\nAna,+34612345678,x\n",
+            &[
+                ("móvil".into(), "phone".into()),
+                ("Notas".into(), String::new()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(t.header.columns, vec![None, Some(Column::Phone), None]);
+        assert!(
+            t.warnings.iter().all(|w| !w.contains("Notas")),
+            "{:?}",
+            t.warnings
+        );
         assert!(read_table("phone,Phone Number\n").is_err());
     }
 }

@@ -1,0 +1,167 @@
+//! Broadcasts: create, preview (who will and will not receive it, and why), send with live
+//! progress, pause/cancel, and settle recipients held as unknown after a crash.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use optdesk_core::broadcast::{self, engine, Counts, NewBroadcast, Param, Preview, Summary};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
+
+use crate::error::{AppError, Kind};
+use crate::{AppResult, Desk};
+
+#[tauri::command]
+pub async fn broadcasts_list(desk: State<'_, Desk>) -> AppResult<Vec<Summary>> {
+    Ok(broadcast::list(desk.core.store().conn())?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateInput {
+    pub name: Option<String>,
+    pub template: String,
+    pub language: String,
+    pub params: BTreeMap<usize, Param>,
+    pub tags: Vec<String>,
+    pub override_reason: Option<String>,
+}
+
+#[tauri::command]
+pub async fn broadcast_create(desk: State<'_, Desk>, input: CreateInput) -> AppResult<i64> {
+    let new = NewBroadcast {
+        name: input.name.filter(|n| !n.trim().is_empty()),
+        template: input.template,
+        language: input.language,
+        params: input.params,
+        tags: input.tags,
+        override_reason: input.override_reason.filter(|r| !r.trim().is_empty()),
+    };
+    Ok(broadcast::create(&mut desk.core.store(), &new)?)
+}
+
+#[tauri::command]
+pub async fn broadcast_preview(desk: State<'_, Desk>, id: i64) -> AppResult<Preview> {
+    Ok(broadcast::preview(&desk.core.store(), id)?)
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Progress {
+    id: i64,
+    counts: Counts,
+    rate: f64,
+    /// Set once, when the engine stops: "finished", "paused" or "cancelled", with why.
+    state: Option<String>,
+    reason: Option<String>,
+}
+
+/// Starts (or resumes) sending in the background; progress arrives as `broadcast-progress`.
+#[tauri::command]
+pub async fn broadcast_send<R: Runtime>(
+    app: AppHandle<R>,
+    desk: State<'_, Desk>,
+    id: i64,
+) -> AppResult<()> {
+    desk.core.store().quick_check()?;
+    let client = Arc::new(desk.core.client()?);
+    let rate = broadcast::send_rate(desk.core.store().conn())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let mut sending = desk.sending.lock().unwrap_or_else(|p| p.into_inner());
+        if sending.get(&id).is_some_and(|s| !s.load(Ordering::Relaxed)) {
+            return Err(AppError::new(
+                Kind::Invalid,
+                "this broadcast is already sending",
+            ));
+        }
+        sending.insert(id, stop.clone());
+    }
+    let db = desk.core.database().clone();
+    tauri::async_runtime::spawn(async move {
+        let tick = app.clone();
+        let outcome = engine::run(
+            &db,
+            client,
+            id,
+            engine::Options {
+                rate,
+                max_in_flight: 64,
+            },
+            stop.clone(),
+            move |counts, rate| {
+                let _ = tick.emit(
+                    "broadcast-progress",
+                    Progress {
+                        id,
+                        counts: counts.clone(),
+                        rate,
+                        state: None,
+                        reason: None,
+                    },
+                );
+            },
+        )
+        .await;
+        stop.store(true, Ordering::Relaxed);
+        let last = match outcome {
+            Ok(engine::Outcome::Finished { counts }) => Progress {
+                id,
+                counts,
+                rate: 0.0,
+                state: Some("finished".into()),
+                reason: None,
+            },
+            Ok(engine::Outcome::Stopped {
+                state,
+                reason,
+                counts,
+            }) => Progress {
+                id,
+                counts,
+                rate: 0.0,
+                state: Some(state),
+                reason: Some(reason),
+            },
+            Err(e) => {
+                let desk = app.state::<Desk>();
+                let counts = broadcast::counts(desk.core.store().conn(), id).unwrap_or_default();
+                Progress {
+                    id,
+                    counts,
+                    rate: 0.0,
+                    state: Some("paused".into()),
+                    reason: Some(e.to_string()),
+                }
+            }
+        };
+        let _ = app.emit("broadcast-progress", last);
+    });
+    Ok(())
+}
+
+/// Pauses (or cancels) a broadcast; the engine stops before its next send.
+#[tauri::command]
+pub async fn broadcast_stop(desk: State<'_, Desk>, id: i64, cancel: bool) -> AppResult<()> {
+    broadcast::set_stopped(&mut desk.core.store(), id, cancel)?;
+    if let Some(flag) = desk
+        .sending
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&id)
+    {
+        flag.store(true, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Settles recipients held as unknown: send them again, or drop them.
+#[tauri::command]
+pub async fn broadcast_resolve(desk: State<'_, Desk>, id: i64, resend: bool) -> AppResult<usize> {
+    Ok(broadcast::resolve_unknown(
+        &mut desk.core.store(),
+        id,
+        resend,
+    )?)
+}

@@ -1,0 +1,217 @@
+//! Settings, the WhatsApp connection, the receiver, audit, backups and sign-up codes: the
+//! Settings screen and the frame around every screen.
+
+use base64::Engine;
+use optdesk_core::audit::{self, Check};
+use optdesk_core::secrets::SecretKind;
+use optdesk_core::signup::{self, Source};
+use optdesk_core::whatsapp::PhoneNumberInfo;
+use optdesk_core::{backup, optouts, settings, webhook, Topic};
+use serde::Serialize;
+use tauri::State;
+
+use crate::error::{AppError, Kind};
+use crate::receiver::ReceiverStatus;
+use crate::{AppResult, Desk};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppStatus {
+    pub business_name: Option<String>,
+    /// A token and a phone number id are saved (not that they work: `connection_test` says).
+    pub connected: bool,
+    pub receiver: ReceiverStatus,
+    /// When the last webhook arrived: the "offline since" the banner shows.
+    pub last_event_at: Option<String>,
+    pub review_open: usize,
+    pub contacts: i64,
+    pub database: String,
+}
+
+#[tauri::command]
+pub async fn app_status(desk: State<'_, Desk>) -> AppResult<AppStatus> {
+    let token = desk
+        .core
+        .secrets()
+        .get(SecretKind::AccessToken)
+        .map(|t| t.is_some())
+        .unwrap_or(false);
+    let store = desk.core.store();
+    let conn = store.conn();
+    Ok(AppStatus {
+        business_name: settings::get(conn, "business_name")?,
+        connected: token && settings::get(conn, "phone_number_id")?.is_some(),
+        receiver: desk.receiver.status(),
+        last_event_at: webhook::last_event_at(&store)?,
+        review_open: optouts::review_list(&store, false)?.len(),
+        contacts: conn
+            .query_row(
+                "SELECT count(*) FROM contacts WHERE erased_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(optdesk_core::Error::from)?,
+        database: desk.core.database().path.display().to_string(),
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct Setting {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub value: Option<String>,
+}
+
+#[tauri::command]
+pub async fn settings_get(desk: State<'_, Desk>) -> AppResult<Vec<Setting>> {
+    let store = desk.core.store();
+    settings::KEYS
+        .iter()
+        .map(|k| {
+            Ok(Setting {
+                name: k.name,
+                help: k.help,
+                value: settings::get(store.conn(), k.name)?,
+            })
+        })
+        .collect()
+}
+
+/// Checks and saves one setting; an empty value goes back to the default.
+#[tauri::command]
+pub async fn settings_set(
+    desk: State<'_, Desk>,
+    name: String,
+    value: String,
+) -> AppResult<Option<String>> {
+    let store = desk.core.store();
+    if value.trim().is_empty() {
+        settings::unset(store.conn(), &name)?;
+    } else {
+        settings::set(store.conn(), &name, &value)?;
+    }
+    Ok(settings::get(store.conn(), &name)?)
+}
+
+#[derive(Debug, Serialize)]
+pub struct SecretState {
+    pub secret: SecretKind,
+    pub label: &'static str,
+    pub set: bool,
+}
+
+/// Which secrets are saved — never a value.
+#[tauri::command]
+pub async fn secrets_status(desk: State<'_, Desk>) -> AppResult<Vec<SecretState>> {
+    Ok(desk
+        .core
+        .secrets_status()?
+        .into_iter()
+        .map(|(secret, set)| SecretState {
+            secret,
+            label: secret.label(),
+            set,
+        })
+        .collect())
+}
+
+/// Saves a secret straight to the keyring. Nothing returns it.
+#[tauri::command]
+pub async fn secret_set(desk: State<'_, Desk>, secret: SecretKind, value: String) -> AppResult<()> {
+    Ok(desk.core.set_secret(secret, &value)?)
+}
+
+#[tauri::command]
+pub async fn connection_test(desk: State<'_, Desk>) -> AppResult<PhoneNumberInfo> {
+    Ok(desk.core.test_connection().await?)
+}
+
+#[tauri::command]
+pub async fn receiver_start(desk: State<'_, Desk>, port: u16) -> AppResult<ReceiverStatus> {
+    if port < 1024 {
+        return Err(AppError::new(
+            Kind::Invalid,
+            "choose a port from 1024 to 65535 (8787 is the usual one)",
+        ));
+    }
+    desk.receiver.start(&desk.core, port).await
+}
+
+#[tauri::command]
+pub async fn receiver_stop(desk: State<'_, Desk>) -> AppResult<ReceiverStatus> {
+    desk.receiver.stop();
+    Ok(desk.receiver.status())
+}
+
+#[tauri::command]
+pub async fn audit_run(desk: State<'_, Desk>) -> AppResult<Vec<Check>> {
+    Ok(audit::run(&desk.core.store())?)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Backups {
+    pub folder: String,
+    pub files: Vec<String>,
+}
+
+/// Takes today's backup if there is none yet, and lists the daily backups.
+#[tauri::command]
+pub async fn backup_now(desk: State<'_, Desk>) -> AppResult<Backups> {
+    let db = desk.core.database().clone();
+    let files = tauri::async_runtime::spawn_blocking(move || backup::rolling(&db, 7))
+        .await
+        .map_err(|e| AppError::new(Kind::Storage, e.to_string()))??;
+    Ok(Backups {
+        folder: backup::rolling_dir(desk.core.database())
+            .display()
+            .to_string(),
+        files: files.iter().map(|f| f.display().to_string()).collect(),
+    })
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignUp {
+    pub source: Source,
+    /// The QR code as a `data:` URL, to show at once.
+    pub qr_data_url: String,
+    pub qr_file: String,
+    pub poster_file: String,
+}
+
+/// Creates a sign-up code and saves its QR code and A4 poster beside the database.
+#[tauri::command]
+pub async fn signup_create(
+    desk: State<'_, Desk>,
+    label: String,
+    topic: Topic,
+) -> AppResult<SignUp> {
+    let mut store = desk.core.store();
+    let source = signup::create(&mut store, &label, topic, None)?;
+    let business = settings::get(store.conn(), "business_name")?.unwrap_or_default();
+    drop(store);
+    let folder = desk.core.database().path.parent().map_or_else(
+        || std::path::PathBuf::from("signups"),
+        |p| p.join("signups"),
+    );
+    std::fs::create_dir_all(&folder).map_err(|e| AppError::new(Kind::Storage, e.to_string()))?;
+    let qr = folder.join(format!("{}.png", source.code));
+    let poster = folder.join(format!("{}.pdf", source.code));
+    signup::write_qr_png(&source.link, &qr)?;
+    signup::write_poster_pdf(&business, &source.label, &source.link, &poster)?;
+    let png = std::fs::read(&qr).map_err(|e| AppError::new(Kind::Storage, e.to_string()))?;
+    Ok(SignUp {
+        qr_data_url: format!(
+            "data:image/png;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(png)
+        ),
+        qr_file: qr.display().to_string(),
+        poster_file: poster.display().to_string(),
+        source,
+    })
+}
+
+#[tauri::command]
+pub async fn signups_list(desk: State<'_, Desk>) -> AppResult<Vec<Source>> {
+    Ok(signup::list(&desk.core.store())?)
+}

@@ -1,0 +1,68 @@
+//! The one error that crosses IPC: `{kind, message}`. The UI branches on `kind` (a small closed
+//! set) and shows `message`, a sentence that says what happened and what to do.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The input was wrong; the message says how.
+    Invalid,
+    /// The contact, broadcast or file asked for is not there.
+    NotFound,
+    /// WhatsApp is not connected yet (no token, no phone number id).
+    NotConnected,
+    /// WhatsApp answered with an error, or could not be reached.
+    WhatsApp,
+    /// The database or the disk failed.
+    Storage,
+}
+
+#[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[error("{message}")]
+pub struct AppError {
+    pub kind: Kind,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn new(kind: Kind, message: impl Into<String>) -> AppError {
+        AppError {
+            kind,
+            message: capitalise(message.into()),
+        }
+    }
+}
+
+fn capitalise(s: String) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => s,
+    }
+}
+
+impl From<optdesk_core::Error> for AppError {
+    fn from(e: optdesk_core::Error) -> AppError {
+        use optdesk_core::Error as E;
+        let kind = match &e {
+            E::ContactNotFound(_) => Kind::NotFound,
+            E::Db(_) | E::Open { .. } | E::SchemaTooNew { .. } | E::Io { .. } => Kind::Storage,
+            _ => Kind::Invalid,
+        };
+        AppError::new(kind, e.to_string())
+    }
+}
+
+impl From<optdesk_core::whatsapp::ClientError> for AppError {
+    fn from(e: optdesk_core::whatsapp::ClientError) -> AppError {
+        use optdesk_core::whatsapp::ClientError as C;
+        let kind = match &e {
+            C::NotConfigured(_) | C::Secret(_) => Kind::NotConnected,
+            _ => Kind::WhatsApp,
+        };
+        AppError::new(kind, e.to_string())
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

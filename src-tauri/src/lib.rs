@@ -1,0 +1,72 @@
+//! OptDesk's desktop shell: builds the core's [`Core`] once, manages it, and exposes thin
+//! commands (validate, call the core, map the error) grouped by area in `commands/`. Long work —
+//! imports, broadcasts, template sync — runs off the UI thread and streams progress as events.
+//! Secrets go in through `secret_set` and never come back out.
+
+mod commands;
+mod error;
+mod receiver;
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use optdesk_core::Core;
+
+pub use error::{AppError, AppResult, Kind};
+
+/// What every command can reach: the core, the receiver if running, the broadcasts being sent.
+pub struct Desk {
+    pub core: Arc<Core>,
+    pub receiver: receiver::Slot,
+    pub sending: Mutex<HashMap<i64, Arc<AtomicBool>>>,
+}
+
+impl Desk {
+    pub fn new(core: Core) -> Desk {
+        Desk {
+            core: Arc::new(core),
+            receiver: receiver::Slot::default(),
+            sending: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// The app with its commands and state, on any runtime (tests use Tauri's mock runtime).
+pub fn builder<R: tauri::Runtime>(base: tauri::Builder<R>, desk: Desk) -> tauri::Builder<R> {
+    base.manage(desk).invoke_handler(commands::handler())
+}
+
+pub fn run() {
+    let actor = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .map_or_else(|_| "app".to_string(), |u| format!("app:{u}"));
+    let core = match Core::open_default(&actor) {
+        Ok(c) => c,
+        Err(e) => {
+            // No window can help here: say it where a person starting the app will look.
+            eprintln!("OptDesk cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    let desk = Desk::new(core);
+    let daily = desk.core.database().clone();
+    builder(tauri::Builder::default(), desk)
+        .setup(move |_app| {
+            // The daily rolling backup (the last 7) runs beside the window, never in its way.
+            std::thread::spawn(move || {
+                if let Err(e) = optdesk_core::backup::rolling(&daily, 7) {
+                    eprintln!("OptDesk: the daily backup failed: {e}");
+                }
+            });
+            Ok(())
+        })
+        .run(tauri::generate_context!("../tauri.conf.json"))
+        .unwrap_or_else(|e| {
+            eprintln!("OptDesk's window failed: {e}");
+            std::process::exit(1);
+        });
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,117 @@
+//! The webhook receiver inside the app: started and stopped by the owner, on the port they
+//! choose. The core's receiver does the work; this only keeps its shutdown handle.
+
+use std::sync::{Arc, Mutex};
+
+use optdesk_core::receiver::Config;
+use optdesk_core::secrets::SecretKind;
+use optdesk_core::Core;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use crate::error::{AppError, AppResult, Kind};
+
+struct Running {
+    port: u16,
+    stop: oneshot::Sender<()>,
+    /// Set when the receiver ended by itself (the port was taken, the database failed).
+    failed: Arc<Mutex<Option<String>>>,
+}
+
+#[derive(Default)]
+pub struct Slot(Mutex<Option<Running>>);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiverStatus {
+    pub running: bool,
+    pub port: Option<u16>,
+    pub url: Option<String>,
+    /// Why it stopped on its own, if it did.
+    pub error: Option<String>,
+}
+
+impl Slot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn status(&self) -> ReceiverStatus {
+        let guard = self.lock();
+        match guard.as_ref() {
+            Some(r) => {
+                let error = r.failed.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                ReceiverStatus {
+                    running: error.is_none(),
+                    port: Some(r.port),
+                    url: Some(format!("http://127.0.0.1:{}/webhook", r.port)),
+                    error,
+                }
+            }
+            None => ReceiverStatus {
+                running: false,
+                port: None,
+                url: None,
+                error: None,
+            },
+        }
+    }
+
+    pub async fn start(&self, core: &Core, port: u16) -> AppResult<ReceiverStatus> {
+        self.stop();
+        let secret = |kind: SecretKind| -> AppResult<_> {
+            core.secrets()
+                .get(kind)
+                .map_err(|e| AppError::new(Kind::NotConnected, e.to_string()))?
+                .ok_or_else(|| {
+                    AppError::new(
+                        Kind::NotConnected,
+                        format!(
+                            "the {} is not saved yet; enter it under WhatsApp connection first",
+                            kind.label()
+                        ),
+                    )
+                })
+        };
+        let config = Config {
+            listen: ([127, 0, 0, 1], port).into(),
+            db: core.database().clone(),
+            app_secret: secret(SecretKind::AppSecret)?,
+            verify_token: secret(SecretKind::VerifyToken)?,
+            client: core.client().ok(),
+        };
+        // Bind here, so a taken port is an error the owner sees now, not later.
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| {
+                AppError::new(
+                    Kind::Invalid,
+                    format!("port {port} cannot be used ({e}); choose another"),
+                )
+            })?;
+        let lock = optdesk_core::receiver::lock(&core.database().path)?;
+        let mut inbox = core.database().open()?;
+        optdesk_core::replies::recover_interrupted(&mut inbox)?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let failed = Arc::new(Mutex::new(None));
+        let report = failed.clone();
+        tauri::async_runtime::spawn(async move {
+            let _lock = lock;
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) =
+                optdesk_core::receiver::serve_on(listener, config, inbox, shutdown).await
+            {
+                *report.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+            }
+        });
+        *self.lock() = Some(Running { port, stop, failed });
+        Ok(self.status())
+    }
+
+    pub fn stop(&self) {
+        if let Some(r) = self.lock().take() {
+            let _ = r.stop.send(());
+        }
+    }
+}
