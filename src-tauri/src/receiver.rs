@@ -21,6 +21,7 @@ struct Running {
 #[derive(Default)]
 pub struct Slot(Mutex<Option<Running>>);
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct ReceiverStatus {
     pub running: bool,

@@ -10,6 +10,7 @@ use crate::store::Store;
 use crate::templates;
 use crate::time;
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     pub name: &'static str,

@@ -12,6 +12,7 @@ use crate::store::{Store, Tx};
 use crate::suppression;
 use crate::time;
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Contact {
     pub id: ContactId,

@@ -36,6 +36,7 @@ pub struct Policy {
     pub frequency_cap: Option<chrono::Duration>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum BlockReason {

@@ -10,6 +10,7 @@ use crate::store::Store;
 use crate::time;
 
 /// One opt-out: the ledger event, who, and the confirmation it got.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct OptOut {
     pub event: i64,
@@ -26,6 +27,7 @@ pub struct OptOut {
     pub confirmation: Option<Confirmation>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Confirmation {
     /// queued, sending, sent, failed, unknown, skipped.
@@ -72,6 +74,7 @@ pub fn list(store: &Store, since: Option<&str>) -> Result<Vec<OptOut>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct ReviewItem {
     pub id: i64,
@@ -202,6 +205,7 @@ pub fn review_decide(store: &mut Store, id: i64, accept: bool, actor: &str) -> R
     })
 }
 /// Opt-ins and opt-outs recorded in one week (weeks start on Monday, UTC).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Week {
     pub week_start: String,

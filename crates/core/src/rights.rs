@@ -13,6 +13,7 @@ use crate::store::Store;
 use crate::suppression::{self, Reason};
 use crate::time;
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct SentMessage {
     pub broadcast: i64,
@@ -24,6 +25,7 @@ pub struct SentMessage {
     pub delivery_status: Option<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Reply {
     pub kind: String,
@@ -35,6 +37,7 @@ pub struct Reply {
     pub created_at: String,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Inbound {
     pub wamid: String,
@@ -45,6 +48,7 @@ pub struct Inbound {
 }
 
 /// Everything OptDesk holds about one person, and whether the ledger vouches for it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Proof {
     pub generated_at: String,

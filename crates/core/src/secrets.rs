@@ -43,6 +43,7 @@ impl fmt::Display for Secret {
 }
 
 /// The secrets OptDesk keeps.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretKind {

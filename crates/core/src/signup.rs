@@ -17,6 +17,7 @@ use crate::time;
 /// No 0/O, 1/I/L: codes are read off posters.
 const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Source {
     pub code: String,

@@ -17,6 +17,7 @@ pub async fn broadcasts_list(desk: State<'_, Desk>) -> AppResult<Vec<Summary>> {
     Ok(broadcast::list(desk.core.store().conn())?)
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateInput {
@@ -46,9 +47,10 @@ pub async fn broadcast_preview(desk: State<'_, Desk>, id: i64) -> AppResult<Prev
     Ok(broadcast::preview(&desk.core.store(), id)?)
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Progress {
+pub struct BroadcastProgress {
     id: i64,
     counts: Counts,
     rate: f64,
@@ -93,7 +95,7 @@ pub async fn broadcast_send<R: Runtime>(
             move |counts, rate| {
                 let _ = tick.emit(
                     "broadcast-progress",
-                    Progress {
+                    BroadcastProgress {
                         id,
                         counts: counts.clone(),
                         rate,
@@ -106,7 +108,7 @@ pub async fn broadcast_send<R: Runtime>(
         .await;
         stop.store(true, Ordering::Relaxed);
         let last = match outcome {
-            Ok(engine::Outcome::Finished { counts }) => Progress {
+            Ok(engine::Outcome::Finished { counts }) => BroadcastProgress {
                 id,
                 counts,
                 rate: 0.0,
@@ -117,7 +119,7 @@ pub async fn broadcast_send<R: Runtime>(
                 state,
                 reason,
                 counts,
-            }) => Progress {
+            }) => BroadcastProgress {
                 id,
                 counts,
                 rate: 0.0,
@@ -127,7 +129,7 @@ pub async fn broadcast_send<R: Runtime>(
             Err(e) => {
                 let desk = app.state::<Desk>();
                 let counts = broadcast::counts(desk.core.store().conn(), id).unwrap_or_default();
-                Progress {
+                BroadcastProgress {
                     id,
                     counts,
                     rate: 0.0,

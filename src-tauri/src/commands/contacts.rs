@@ -10,6 +10,7 @@ use tauri::State;
 use crate::{AppResult, Desk};
 
 /// One table row, compact: 100,000 of them cross IPC when the Contacts screen opens.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Serialize)]
 pub struct Row {
     pub phone: String,
@@ -58,6 +59,7 @@ pub async fn contact_add(
     Ok(contacts::add(&mut desk.core.store(), &e164, &name, &tags)?.into())
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConsentInput {

@@ -25,6 +25,7 @@ pub async fn import_peek(file_base64: String) -> AppResult<Peek> {
     Ok(import::peek(&decode(&file_base64)?)?)
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportInput {
@@ -35,9 +36,10 @@ pub struct ImportInput {
     pub dry_run: bool,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Progress {
+pub struct ImportProgress {
     dry_run: bool,
     /// "reading", "writing" or "done".
     stage: &'static str,
@@ -57,7 +59,7 @@ pub async fn import_run<R: Runtime>(
     let emit = |stage| {
         let _ = app.emit(
             "import-progress",
-            Progress {
+            ImportProgress {
                 dry_run: input.dry_run,
                 stage,
                 rows,

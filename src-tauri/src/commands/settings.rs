@@ -14,6 +14,7 @@ use crate::error::{AppError, Kind};
 use crate::receiver::ReceiverStatus;
 use crate::{AppResult, Desk};
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppStatus {
@@ -55,6 +56,7 @@ pub async fn app_status(desk: State<'_, Desk>) -> AppResult<AppStatus> {
     })
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Serialize)]
 pub struct Setting {
     pub name: &'static str,
@@ -93,6 +95,7 @@ pub async fn settings_set(
     Ok(settings::get(store.conn(), &name)?)
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Serialize)]
 pub struct SecretState {
     pub secret: SecretKind,
@@ -148,6 +151,7 @@ pub async fn audit_run(desk: State<'_, Desk>) -> AppResult<Vec<Check>> {
     Ok(audit::run(&desk.core.store())?)
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Serialize)]
 pub struct Backups {
     pub folder: String,
@@ -169,6 +173,7 @@ pub async fn backup_now(desk: State<'_, Desk>) -> AppResult<Backups> {
     })
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignUp {

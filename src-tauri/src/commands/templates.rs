@@ -20,6 +20,7 @@ pub async fn templates_sync(desk: State<'_, Desk>) -> AppResult<SyncReport> {
     Ok(templates::sync(&mut desk.core.store(), &remote)?)
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Serialize)]
 pub struct Checked {
     /// Every rule the draft breaks, each with where it applies.

@@ -20,6 +20,7 @@ use crate::templates::{self, rules::placeholders};
 use crate::time;
 
 /// One body parameter: fixed text, or a contact field with a fallback for when it is empty.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Param {
@@ -159,6 +160,7 @@ pub fn create(store: &mut Store, b: &NewBroadcast) -> Result<i64> {
     })
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Broadcast {
     pub id: i64,
@@ -223,6 +225,7 @@ pub fn send_rate(conn: &Connection) -> Result<f64> {
         .unwrap_or(20.0))
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Excluded {
     pub reason: BlockReason,
@@ -231,6 +234,7 @@ pub struct Excluded {
     pub phones: Vec<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Preview {
     pub broadcast: i64,
@@ -244,6 +248,7 @@ pub struct Preview {
 }
 
 /// A broadcast with its totals, for lists.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub broadcast: Broadcast,
@@ -351,6 +356,7 @@ fn tier_limit(tier: &str) -> Option<u64> {
     }
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Counts {
     pub total: u64,

@@ -50,6 +50,7 @@ pub struct Options {
 }
 
 /// The start of a file, for the column-mapping screen.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Peek {
     pub headers: Vec<String>,
@@ -92,6 +93,7 @@ pub fn peek(bytes: &[u8]) -> Result<Peek> {
     })
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IssueKind {
@@ -99,6 +101,7 @@ pub enum IssueKind {
     Rejected,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Issue {
     pub line: u64,
@@ -108,6 +111,7 @@ pub struct Issue {
     pub reason: String,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub dry_run: bool,

@@ -40,6 +40,7 @@ pub struct NewEvent<'a> {
 }
 
 /// One recorded event, as read back.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
     pub id: EventId,

@@ -17,6 +17,7 @@ use crate::whatsapp::Template;
 pub use rules::{apply_footer_rule, validate, way_out, FooterRule, Violation, WayOut};
 
 /// A template as OptDesk keeps it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredTemplate {
     pub name: String,
@@ -42,6 +43,7 @@ impl StoredTemplate {
     }
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct SyncReport {
     pub added: u64,

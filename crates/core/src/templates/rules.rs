@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::keywords;
 
 /// One broken rule, with where it is in the template.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
     pub at: String,
@@ -302,6 +303,7 @@ fn check_buttons(out: &mut Vec<Violation>, at: &str, c: &Value) {
 }
 
 /// How a template lets the customer stop.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "text", rename_all = "snake_case")]
 pub enum WayOut {
@@ -339,6 +341,7 @@ pub fn way_out(components: &[Value]) -> Option<WayOut> {
 }
 
 /// What the footer rule did to a template about to be submitted.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum FooterRule {

@@ -111,6 +111,7 @@ pub struct Sent {
 }
 
 /// `GET /{phone-number-id}` (WHATSAPP.md §10).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct PhoneNumberInfo {
     pub id: String,
@@ -134,6 +135,7 @@ pub struct PhoneNumberInfo {
     pub status: Option<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Throughput {
     #[serde(default)]

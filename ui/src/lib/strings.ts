@@ -1,0 +1,125 @@
+// Every word the window shows, in one place, so the interface can be translated later.
+import type { BlockReason } from "../bindings/BlockReason";
+import type { SourceKind } from "../bindings/SourceKind";
+
+export const places = ["Contacts", "Import", "Templates", "Broadcasts", "Opt-outs", "Settings"] as const;
+export type Place = (typeof places)[number];
+
+export const t = {
+  notConnected: "Not connected",
+  listening: "Listening",
+  receiverOff: "Receiver off",
+  offlineSince: (when: string) => `Offline since ${when} — opt-outs may be waiting`,
+  consentIn: "In",
+  consentOut: "Out",
+  consentUnknown: "No consent yet",
+  metaBlocked: "Customer stopped marketing in WhatsApp — only they can undo this",
+  switchLabel: (who: string, topic: string) => `${topic} consent for ${who}`,
+  search: "Search name or number",
+  noContacts: "No contacts yet. Import a CSV file or add someone to start.",
+  noMatches: "No contact matches this search.",
+  addContact: "Add contact",
+  signupQr: "Sign-up QR",
+  howDoYouKnow: "How do you know?",
+  whatTheyAgreedTo: "What the customer agreed to",
+  record: "Record",
+  cancel: "Cancel",
+  close: "Close",
+  timeline: "Consent history",
+  messages: "Messages sent",
+  noMessages: "No messages sent yet.",
+  chooseCsv: "Choose a CSV file",
+  dryRun: "Check the file",
+  importNow: "Import",
+  importDone: (n: number) => `Imported: ${n} rows. The contacts are on the Contacts screen.`,
+  templatesEmpty: "No templates yet. Connect WhatsApp in Settings, then sync.",
+  sync: "Sync with WhatsApp",
+  noWayOut: "No way out: customers cannot opt out from this marketing template",
+  footerAdded: "added by OptDesk",
+  willReceive: (n: number) => `${n.toLocaleString()} will receive it`,
+  wontReceive: (n: number) => `${n.toLocaleString()} won't`,
+  send: "Send",
+  pause: "Pause",
+  resume: "Resume",
+  cancelBroadcast: "Cancel broadcast",
+  optoutsEmpty: "No opt-outs recorded yet.",
+  reviewEmpty: "Nothing waits for review.",
+  accept: "Accept as opt-out",
+  dismiss: "Not an opt-out",
+  saved: "Saved in the system keyring",
+  notSaved: "Not saved",
+  testConnection: "Test connection",
+};
+
+export const consentSources: { kind: SourceKind; label: string }[] = [
+  { kind: "in_store", label: "In store" },
+  { kind: "phone_call", label: "Phone call" },
+  { kind: "paper_form", label: "Paper form" },
+  { kind: "web_form", label: "Web form" },
+  { kind: "owner_toggle", label: "Other…" },
+];
+
+export const sourceLabel: Record<string, string> = {
+  owner_toggle: "Owner",
+  import: "Import",
+  web_form: "Web form",
+  in_store: "In store",
+  paper_form: "Paper form",
+  phone_call: "Phone call",
+  keyword: "Keyword reply",
+  button: "Button",
+  meta_signal: "Meta",
+  signup: "Sign-up code",
+  api: "API",
+};
+
+export const sourceIcon: Record<string, string> = {
+  owner_toggle: "✎",
+  import: "⇪",
+  web_form: "⌨",
+  in_store: "🏪",
+  paper_form: "📝",
+  phone_call: "☎",
+  keyword: "💬",
+  button: "🔘",
+  meta_signal: "🛡",
+  signup: "▦",
+  api: "⚙",
+};
+
+export const reasonLabel: Record<BlockReason | string, string> = {
+  suppressed: "On the suppression list",
+  opted_out: "Opted out",
+  no_opt_in: "No consent",
+  meta_blocked: "Blocked by Meta",
+  unreachable: "Not on WhatsApp",
+  review_pending: "Waiting for review",
+  frequency_cap: "Messaged recently",
+};
+
+export function describeEvent(subject: string, state: string, kind: string, at: string): string {
+  const how = (sourceLabel[kind] ?? kind).toLowerCase();
+  const when = formatTime(at);
+  if (subject === "meta_blocked") {
+    return state === "set" ? `Stopped marketing in WhatsApp on ${when}` : `Resumed marketing in WhatsApp on ${when}`;
+  }
+  const topic = subject === "marketing" ? "marketing" : subject === "utility" ? "updates" : subject;
+  if (state === "opted_in") return `Opted in to ${topic} (${how}) on ${when}`;
+  if (state === "opted_out") return `Opted out of ${topic} (${how}) on ${when}`;
+  return `${subject} ${state} (${how}) on ${when}`;
+}
+
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(undefined, { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+/** A number in E.164, grouped for reading: +44 7911 123456. */
+export function formatPhone(e164: string): string {
+  const m = /^\+(1|7|2\d|3\d|4\d|5\d|6\d|8\d|9\d)(\d+)$/.exec(e164);
+  if (!m) return e164;
+  const rest = m[2];
+  return `+${m[1]} ${rest.slice(0, 4)} ${rest.slice(4)}`.trim();
+}

@@ -1,0 +1,40 @@
+// The Backend over Tauri's IPC: command names and argument names match src-tauri/src/commands.
+import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import type { Backend } from "./backend";
+
+export const tauriBackend: Backend = {
+  appStatus: () => invoke("app_status"),
+  contactsList: () => invoke("contacts_list"),
+  contactDetail: (phone) => invoke("contact_detail", { phone }),
+  contactAdd: (phone, name, tags) => invoke("contact_add", { phone, name, tags }),
+  consentSet: (input) => invoke("consent_set", { input }),
+  importPeek: (fileBase64) => invoke("import_peek", { fileBase64 }),
+  importRun: (input) => invoke("import_run", { input }),
+  templatesList: () => invoke("templates_list"),
+  templatesSync: () => invoke("templates_sync"),
+  templateCheck: (draft) => invoke("template_check", { draft }),
+  broadcastsList: () => invoke("broadcasts_list"),
+  broadcastCreate: (input) => invoke("broadcast_create", { input }),
+  broadcastPreview: (id) => invoke("broadcast_preview", { id }),
+  broadcastSend: (id) => invoke("broadcast_send", { id }),
+  broadcastStop: (id, cancel) => invoke("broadcast_stop", { id, cancel }),
+  broadcastResolve: (id, resend) => invoke("broadcast_resolve", { id, resend }),
+  optoutsList: () => invoke("optouts_list"),
+  reviewList: () => invoke("review_list"),
+  reviewDecide: (id, accept) => invoke("review_decide", { id, accept }),
+  consentTrends: (weeks) => invoke("consent_trends", { weeks }),
+  settingsGet: () => invoke("settings_get"),
+  settingsSet: (name, value) => invoke("settings_set", { name, value }),
+  secretsStatus: () => invoke("secrets_status"),
+  secretSet: (secret, value) => invoke("secret_set", { secret, value }),
+  connectionTest: () => invoke("connection_test"),
+  receiverStart: (port) => invoke("receiver_start", { port }),
+  receiverStop: () => invoke("receiver_stop"),
+  auditRun: () => invoke("audit_run"),
+  backupNow: () => invoke("backup_now"),
+  signupCreate: (label, topic) => invoke("signup_create", { label, topic }),
+  signupsList: () => invoke("signups_list"),
+  onBroadcastProgress: (cb) => listen("broadcast-progress", (e) => cb(e.payload as never)),
+  onImportProgress: (cb) => listen("import-progress", (e) => cb(e.payload as never)),
+};
