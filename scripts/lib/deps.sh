@@ -1,0 +1,40 @@
+# Sourced by scripts/app and scripts/test: installs, on Debian/Ubuntu, what is missing.
+#   need_build — to build OptDesk and its window: a C compiler, OpenSSL's headers (SQLCipher),
+#                WebKitGTK and its friends (Tauri), Node.js and npm (the UI).
+#   need_test  — also: a D-Bus session with GNOME Keyring (keyring tests), Xvfb and
+#                WebKitWebDriver (the window's tests), zbar/poppler (sign-up QR and poster),
+#                the plain sqlite3 tool (it must not read our encrypted file).
+need=()
+need_build() {
+  command -v cc >/dev/null || need+=(build-essential)
+  command -v pkg-config >/dev/null || need+=(pkg-config)
+  [ -e /usr/include/openssl/evp.h ] || need+=(libssl-dev)
+  pkg-config --exists webkit2gtk-4.1 2>/dev/null || need+=(libwebkit2gtk-4.1-dev)
+  [ -e /usr/include/xdo.h ] || need+=(libxdo-dev)
+  pkg-config --exists librsvg-2.0 2>/dev/null || need+=(librsvg2-dev)
+  command -v npm >/dev/null || need+=(nodejs npm)
+}
+need_test() {
+  need_build
+  command -v dbus-run-session >/dev/null || need+=(dbus dbus-x11)
+  command -v gnome-keyring-daemon >/dev/null || need+=(gnome-keyring)
+  command -v zbarimg >/dev/null || need+=(zbar-tools)
+  command -v pdftotext >/dev/null || need+=(poppler-utils)
+  command -v sqlite3 >/dev/null || need+=(sqlite3)
+  command -v xvfb-run >/dev/null || need+=(xvfb)
+  command -v xauth >/dev/null || need+=(xauth)
+  command -v WebKitWebDriver >/dev/null || need+=(webkit2gtk-driver)
+}
+install_needed() {
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "installing: ${need[*]}"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo=sudo
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
+  fi
+}
+# The UI, bundled into ui/dist (the app embeds it when it compiles).
+build_ui() {
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error && npx vite build --logLevel warn)
+}
