@@ -8,6 +8,7 @@ const COMMANDS: &[&str] = &[
     "contact_detail",
     "contact_add",
     "consent_set",
+    "contact_proof_save",
     "import_peek",
     "import_run",
     "templates_list",

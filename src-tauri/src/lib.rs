@@ -5,6 +5,7 @@
 
 mod commands;
 mod error;
+mod memory;
 mod receiver;
 
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use optdesk_core::Core;
+use tauri::Manager;
 
 pub use error::{AppError, AppResult, Kind};
 
@@ -52,7 +54,24 @@ pub fn run() {
     let desk = Desk::new(core);
     let daily = desk.core.database().clone();
     builder(tauri::Builder::default(), desk)
-        .setup(move |_app| {
+        .setup(move |app| {
+            // The receiver the owner left on starts with the app (a closed app's opt-outs wait
+            // at Meta, which retries; the banner on Opt-outs says since when).
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let desk = handle.state::<Desk>();
+                let port = optdesk_core::settings::get(desk.core.store().conn(), "receiver_port")
+                    .ok()
+                    .flatten()
+                    .and_then(|p| p.parse::<u16>().ok());
+                if let Some(port) = port {
+                    if let Err(e) = desk.receiver.start(&desk.core, port).await {
+                        eprintln!(
+                            "OptDesk: the webhook receiver did not start on port {port}: {e}"
+                        );
+                    }
+                }
+            });
             // The daily rolling backup (the last 7) runs beside the window, never in its way.
             std::thread::spawn(move || {
                 if let Err(e) = optdesk_core::backup::rolling(&daily, 7) {

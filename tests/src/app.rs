@@ -104,18 +104,28 @@ pub fn launch(env: &[(String, String)], log: &std::path::Path) -> Result<Launche
 
 impl Drop for Launched {
     fn drop(&mut self) {
+        // The session first: it closes the app; killing the driver alone would leave it running.
+        self.session.close();
+        std::thread::sleep(Duration::from_millis(300));
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
 }
 
-/// The `optdesk-app` process WebKitWebDriver started, and its WebKit helpers: (app, helpers) RSS
-/// in KiB, read from /proc.
-pub fn resident_kib() -> (u64, u64) {
-    let mut app = 0;
-    let mut helpers = 0;
+/// Resident memory in KiB, read from /proc: the `optdesk-app` process (all of it, and its own
+/// anonymous memory — the rest is shared library pages such as WebKitGTK and, under Xvfb, the
+/// LLVM of Mesa's software renderer) and its WebKit helper processes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Resident {
+    pub app: u64,
+    pub app_anon: u64,
+    pub webkit: u64,
+}
+
+pub fn resident_kib() -> Resident {
+    let mut r = Resident::default();
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return (0, 0);
+        return r;
     };
     for entry in dir.flatten() {
         let path = entry.path();
@@ -125,19 +135,24 @@ pub fn resident_kib() -> (u64, u64) {
         let Ok(status) = std::fs::read_to_string(path.join("status")) else {
             continue;
         };
-        let rss: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let field = |name: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
         match comm.trim() {
-            "optdesk-app" => app += rss,
+            "optdesk-app" => {
+                r.app += field("VmRSS:");
+                r.app_anon += field("RssAnon:");
+            }
             c if c.starts_with("WebKitWebProces") || c.starts_with("WebKitNetworkPr") => {
-                helpers += rss
+                r.webkit += field("VmRSS:")
             }
             _ => {}
         }
     }
-    (app, helpers)
+    r
 }

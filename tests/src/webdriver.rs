@@ -185,8 +185,15 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Ends the session, which closes the app it started.
+    pub fn close(&self) {
+        let _ = self.http.delete(&self.base).send();
+    }
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = self.http.delete(&self.base).send();
+        self.close();
     }
 }

@@ -143,6 +143,23 @@ fn the_shop_owner_runs_the_day_from_the_window() {
         "{timeline}"
     );
     assert!(timeline.contains("Ana rang the shop"), "{timeline}");
+    // The same proof as `optdesk contacts proof --html`, saved from the drawer.
+    s.click_css("[data-testid=save-proof]").unwrap();
+    let saved = s
+        .wait_text("[data-testid=drawer]", wait, |t| t.contains("Saved to"))
+        .unwrap();
+    let file = saved
+        .split("Saved to ")
+        .nth(1)
+        .and_then(|r| r.split(" — ").next())
+        .unwrap()
+        .trim()
+        .to_string();
+    let html = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        html.contains("Ana rang the shop") && html.contains("Ana Lopez"),
+        "{file}"
+    );
     s.type_into(&s.find("[data-testid=search]").unwrap(), "carla")
         .unwrap();
     s.wait_text("[data-testid=count]", wait, |t| t.starts_with("1 of 5"))

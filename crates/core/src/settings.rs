@@ -84,6 +84,15 @@ fn footer(v: &str) -> Result<String> {
     Ok(v.to_string())
 }
 
+fn port(v: &str) -> Result<String> {
+    match v.trim().parse::<u16>() {
+        Ok(p) if p >= 1024 => Ok(p.to_string()),
+        _ => Err(Error::invalid(format!(
+            "{v:?} is not a port OptDesk can listen on: use 1024 to 65535 (8787 is the usual one)"
+        ))),
+    }
+}
+
 fn rate(v: &str) -> Result<String> {
     match v.trim().parse::<f64>() {
         Ok(r) if r > 0.0 && r <= 1000.0 => Ok(r.to_string()),
@@ -248,6 +257,12 @@ pub const KEYS: &[Key] = &[
         help: "the standard wording customers agree to when opting in",
         default: None,
         check: any_text,
+    },
+    Key {
+        name: "receiver_port",
+        help: "the port the desktop app's webhook receiver listens on; set while it is on, so it starts with the app",
+        default: None,
+        check: port,
     },
 ];
 

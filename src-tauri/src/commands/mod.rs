@@ -16,6 +16,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         contacts::contact_detail,
         contacts::contact_add,
         contacts::consent_set,
+        contacts::contact_proof_save,
         import::import_peek,
         import::import_run,
         templates::templates_list,

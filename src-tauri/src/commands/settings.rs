@@ -137,12 +137,16 @@ pub async fn receiver_start(desk: State<'_, Desk>, port: u16) -> AppResult<Recei
             "choose a port from 1024 to 65535 (8787 is the usual one)",
         ));
     }
-    desk.receiver.start(&desk.core, port).await
+    let status = desk.receiver.start(&desk.core, port).await?;
+    // Remembered, so the receiver starts with the app tomorrow too.
+    settings::set(desk.core.store().conn(), "receiver_port", &port.to_string())?;
+    Ok(status)
 }
 
 #[tauri::command]
 pub async fn receiver_stop(desk: State<'_, Desk>) -> AppResult<ReceiverStatus> {
     desk.receiver.stop();
+    settings::unset(desk.core.store().conn(), "receiver_port")?;
     Ok(desk.receiver.status())
 }
 

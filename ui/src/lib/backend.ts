@@ -38,6 +38,8 @@ export interface Backend {
   contactDetail(phone: string): Promise<Proof>;
   contactAdd(phone: string, name: string, tags: string[]): Promise<Row>;
   consentSet(input: ConsentInput): Promise<Row>;
+  /** Saves the proof of consent as a printable page; returns its path. */
+  contactProofSave(phone: string): Promise<string>;
   importPeek(fileBase64: string): Promise<Peek>;
   importRun(input: ImportInput): Promise<Report>;
   templatesList(): Promise<StoredTemplate[]>;

@@ -16,6 +16,7 @@ export function fakeBackend(rows: Row[]): Backend & { calls: [string, unknown][]
     contactsList: async () => data.slice(),
     contactDetail: unused,
     contactAdd: unused,
+    contactProofSave: unused,
     consentSet: async (input) => {
       calls.push(["consentSet", input]);
       const i = data.findIndex((r) => r.phone === input.phone);

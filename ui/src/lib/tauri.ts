@@ -2,13 +2,25 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type { Backend } from "./backend";
+import type { Columns } from "../bindings/Columns";
+import type { Row } from "../bindings/Row";
+
+/** The contact list arrives column by column (less to send and parse); the UI wants rows. */
+export function rowsFrom(c: Columns): Row[] {
+  const rows: Row[] = new Array(c.phone.length);
+  for (let i = 0; i < rows.length; i++) {
+    rows[i] = { phone: c.phone[i], name: c.name[i], tags: c.tags[i], marketing: c.marketing[i], utility: c.utility[i], meta_blocked: c.meta_blocked[i], updated_at: c.updated_at[i] };
+  }
+  return rows;
+}
 
 export const tauriBackend: Backend = {
   appStatus: () => invoke("app_status"),
-  contactsList: () => invoke("contacts_list"),
+  contactsList: async () => rowsFrom(await invoke<Columns>("contacts_list")),
   contactDetail: (phone) => invoke("contact_detail", { phone }),
   contactAdd: (phone, name, tags) => invoke("contact_add", { phone, name, tags }),
   consentSet: (input) => invoke("consent_set", { input }),
+  contactProofSave: (phone) => invoke("contact_proof_save", { phone }),
   importPeek: (fileBase64) => invoke("import_peek", { fileBase64 }),
   importRun: (input) => invoke("import_run", { input }),
   templatesList: () => invoke("templates_list"),
