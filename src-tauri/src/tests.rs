@@ -122,14 +122,11 @@ fn a_contact_is_added_and_its_consent_recorded() {
         detail["events"][0]["proof"],
         "Yes to offers from Bakery Sol"
     );
-    assert_eq!(
-        app.call("contacts_list", json!({}))
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    let list = app.call("contacts_list", json!({})).unwrap();
+    assert_eq!(list["phone"], json!(["+447911123456"]));
+    assert_eq!(list["name"], json!(["Ana"]));
+    assert_eq!(list["marketing"], json!([1]), "1 is opted in");
+    assert_eq!(list["utility"], json!([0]), "0 is no consent yet");
 }
 
 #[test]

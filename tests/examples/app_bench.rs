@@ -78,6 +78,20 @@ fn main() {
         "time to interactive (median of 5): {:.3} s  (all: {ready:.3?})",
         median(ready.clone())
     );
+    let marks = s
+        .script(
+            "const at = (n) => (performance.getEntriesByName(n)[0] || {}).startTime;
+             return [at('contacts-requested'), at('contacts-received'), at('contacts-ready')];",
+            json!([]),
+        )
+        .expect("marks");
+    let at = |i: usize| marks[i].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "  in the page (ms since it started loading): list requested {:.0}, received {:.0}, shown {:.0}",
+        at(0),
+        at(1),
+        at(2)
+    );
     std::thread::sleep(Duration::from_secs(2));
     let r = app::resident_kib();
     let mb = |k: u64| k as f64 / 1024.0;

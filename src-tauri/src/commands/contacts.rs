@@ -44,36 +44,55 @@ pub struct Columns {
     pub phone: Vec<String>,
     pub name: Vec<String>,
     pub tags: Vec<Vec<String>>,
-    pub marketing: Vec<Option<ConsentState>>,
-    pub utility: Vec<Option<ConsentState>>,
-    pub meta_blocked: Vec<bool>,
+    /// 0: no consent yet, 1: opted in, 2: opted out (a digit, not a word, per row).
+    pub marketing: Vec<u8>,
+    pub utility: Vec<u8>,
+    /// 1 when the customer stopped marketing inside WhatsApp.
+    pub meta_blocked: Vec<u8>,
+    /// To the minute: `2026-11-25T10:04Z`.
     pub updated_at: Vec<String>,
 }
 
-#[tauri::command]
-pub async fn contacts_list(desk: State<'_, Desk>) -> AppResult<tauri::ipc::Response> {
+fn code(state: Option<ConsentState>) -> u8 {
+    match state {
+        None => 0,
+        Some(ConsentState::OptedIn) => 1,
+        Some(ConsentState::OptedOut) => 2,
+    }
+}
+
+/// The contact list as the Contacts screen takes it, as JSON.
+fn contacts_json(core: &optdesk_core::Core) -> AppResult<String> {
     let body = {
-        let all = contacts::list(desk.core.store().conn(), &Filter::default())?;
+        let all = contacts::list(core.store().conn(), &Filter::default())?;
         let mut c = Columns::default();
         for r in all {
             c.phone.push(r.phone);
             c.name.push(r.name);
             c.tags.push(r.tags);
-            c.marketing.push(r.marketing);
-            c.utility.push(r.utility);
-            c.meta_blocked.push(r.meta_blocked);
-            c.updated_at.push(r.updated_at);
+            c.marketing.push(code(r.marketing));
+            c.utility.push(code(r.utility));
+            c.meta_blocked.push(u8::from(r.meta_blocked));
+            let mut minute = r.updated_at;
+            if minute.len() > 16 {
+                minute.truncate(16);
+                minute.push('Z');
+            }
+            c.updated_at.push(minute);
         }
         serde_json::to_string(&c)
             .map_err(|e| crate::AppError::new(crate::Kind::Storage, e.to_string()))?
     };
     // The page cache that list filled is not needed again soon: give it back too.
-    let _ = desk
-        .core
-        .store()
-        .conn()
-        .execute_batch("PRAGMA shrink_memory");
+    let _ = core.store().conn().execute_batch("PRAGMA shrink_memory");
     crate::memory::give_back();
+    Ok(body)
+}
+
+#[tauri::command]
+pub async fn contacts_list(desk: State<'_, Desk>) -> AppResult<tauri::ipc::Response> {
+    let body = contacts_json(&desk.core)?;
+    // A JSON body (not raw bytes), so the UI receives it parsed.
     Ok(tauri::ipc::Response::new(body))
 }
 

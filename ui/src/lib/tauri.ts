@@ -5,11 +5,13 @@ import type { Backend } from "./backend";
 import type { Columns } from "../bindings/Columns";
 import type { Row } from "../bindings/Row";
 
+const STATES = [null, "opted_in", "opted_out"] as const;
+
 /** The contact list arrives column by column (less to send and parse); the UI wants rows. */
 export function rowsFrom(c: Columns): Row[] {
   const rows: Row[] = new Array(c.phone.length);
   for (let i = 0; i < rows.length; i++) {
-    rows[i] = { phone: c.phone[i], name: c.name[i], tags: c.tags[i], marketing: c.marketing[i], utility: c.utility[i], meta_blocked: c.meta_blocked[i], updated_at: c.updated_at[i] };
+    rows[i] = { phone: c.phone[i], name: c.name[i], tags: c.tags[i], marketing: STATES[c.marketing[i]], utility: STATES[c.utility[i]], meta_blocked: c.meta_blocked[i] === 1, updated_at: c.updated_at[i] };
   }
   return rows;
 }
