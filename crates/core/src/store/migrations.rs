@@ -295,6 +295,14 @@ CREATE INDEX outbound_by_wamid ON outbound_messages (wamid) WHERE wamid IS NOT N
     r#"
 ALTER TABLE contacts ADD COLUMN erased_at TEXT;
 "#,
+    // 8: a lane for customers' messages in the inbox: under a broadcast's flood of delivery
+    // statuses, a STOP is processed first instead of waiting behind thousands of them.
+    r#"
+ALTER TABLE inbox ADD COLUMN has_messages INTEGER NOT NULL DEFAULT 0;
+UPDATE inbox SET has_messages = (instr(body, '"messages"') > 0) WHERE processed_at IS NULL;
+DROP INDEX inbox_unprocessed;
+CREATE INDEX inbox_unprocessed ON inbox (has_messages DESC, id) WHERE processed_at IS NULL;
+"#,
 ];
 
 /// The schema version this build writes.
