@@ -353,6 +353,7 @@ fn the_database_comes_from_optdesk_db_when_no_flag_is_given() {
     let other = env.dir.path().join("from-env.sqlite3");
     let status = Command::new(env!("CARGO_BIN_EXE_optdesk"))
         .env("OPTDESK_DB", &other)
+        .env("OPTDESK_DB_KEY", "7e".repeat(32))
         .args(["contacts", "add", "+447911123456"])
         .output()
         .unwrap();

@@ -299,7 +299,7 @@ ALTER TABLE contacts ADD COLUMN erased_at TEXT;
     // statuses, a STOP is processed first instead of waiting behind thousands of them.
     r#"
 ALTER TABLE inbox ADD COLUMN has_messages INTEGER NOT NULL DEFAULT 0;
-UPDATE inbox SET has_messages = (instr(body, '"messages"') > 0) WHERE processed_at IS NULL;
+UPDATE inbox SET has_messages = (instr(body, '"messages":') > 0) WHERE processed_at IS NULL;
 DROP INDEX inbox_unprocessed;
 CREATE INDEX inbox_unprocessed ON inbox (has_messages DESC, id) WHERE processed_at IS NULL;
 "#,

@@ -41,10 +41,23 @@ pub fn sign(app_secret: &Secret, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// Whether a webhook body holds a `"messages": [...]` member (customers' messages), not just
+/// statuses. Every body says `"field": "messages"`; only the member name is followed by a colon.
+fn carries_messages(body: &[u8]) -> bool {
+    const KEY: &[u8] = b"\"messages\"";
+    body.windows(KEY.len()).enumerate().any(|(i, w)| {
+        w == KEY
+            && body[i + KEY.len()..]
+                .iter()
+                .find(|b| !b.is_ascii_whitespace())
+                .is_some_and(|&b| b == b':')
+    })
+}
+
 /// Writes a verified body to the inbox and commits it: only then may the 200 go back.
 pub fn store_in_inbox(store: &mut Store, body: &[u8]) -> Result<i64> {
     // Bodies carrying customers' messages (where a STOP arrives) go in the fast lane.
-    let has_messages = body.windows(10).any(|w| w == b"\"messages\"");
+    let has_messages = carries_messages(body);
     store.with_tx(|tx| {
         tx.prepare_cached(
             "INSERT INTO inbox (received_at, body, has_messages) VALUES (?1, ?2, ?3)",

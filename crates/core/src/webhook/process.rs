@@ -75,52 +75,58 @@ pub struct ProcessReport {
 /// Processes every inbox body not yet processed (and not set aside by an error).
 pub fn process_pending(store: &mut Store, p: &Processor) -> Result<ProcessReport> {
     let mut report = ProcessReport::default();
-    loop {
-        let batch: Vec<(i64, Vec<u8>)> = store
-            .conn()
-            .prepare_cached(
-                // Customers' messages (where STOP arrives) before delivery statuses: under a
-                // broadcast's flood of statuses an opt-out must not wait behind thousands of
-                // them. Each lane keeps its arrival order.
-                "SELECT id, body FROM inbox WHERE processed_at IS NULL AND error IS NULL
-                 ORDER BY has_messages DESC, id LIMIT 100",
-            )?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        if batch.is_empty() {
-            return Ok(report);
-        }
-        // One transaction per batch (an encrypted commit is dear: every page written is
-        // encrypted and MACed), one savepoint per body, so a body that fails rolls back alone
-        // and is set aside with its error while the rest commit.
-        store.with_tx(|tx| {
-            for (id, body) in &batch {
-                tx.execute_batch("SAVEPOINT body")?;
-                let done = handle_body(tx, p, *id, body).and_then(|()| {
-                    tx.prepare_cached(
-                        "UPDATE inbox SET processed_at = ?1, error = NULL WHERE id = ?2",
-                    )?
-                    .execute(params![time::to_db(&time::now()), id])?;
-                    Ok(())
-                });
-                match done {
-                    Ok(()) => {
-                        tx.execute_batch("RELEASE body")?;
-                        report.processed += 1;
-                    }
-                    Err(e) => {
-                        tx.execute_batch("ROLLBACK TO body; RELEASE body")?;
-                        tx.execute(
-                            "UPDATE inbox SET attempts = attempts + 1, error = ?1 WHERE id = ?2",
-                            params![e.to_string(), id],
-                        )?;
-                        report.failed += 1;
-                    }
+    while process_batch(store, p, &mut report)? {}
+    Ok(report)
+}
+
+/// Processes the next batch (up to 100 bodies) in one transaction; false when there was none.
+/// The receiver calls it batch by batch, holding its writer's turn for each.
+pub fn process_batch(store: &mut Store, p: &Processor, report: &mut ProcessReport) -> Result<bool> {
+    let batch: Vec<(i64, Vec<u8>)> = store
+        .conn()
+        .prepare_cached(
+            // Customers' messages (where STOP arrives) before delivery statuses: under a
+            // broadcast's flood of statuses an opt-out must not wait behind thousands of
+            // them. Each lane keeps its arrival order.
+            "SELECT id, body FROM inbox WHERE processed_at IS NULL AND error IS NULL
+             ORDER BY has_messages DESC, id LIMIT 100",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if batch.is_empty() {
+        return Ok(false);
+    }
+    // One transaction per batch (an encrypted commit is dear: every page written is
+    // encrypted and MACed), one savepoint per body, so a body that fails rolls back alone
+    // and is set aside with its error while the rest commit.
+    store.with_tx(|tx| {
+        for (id, body) in &batch {
+            tx.execute_batch("SAVEPOINT body")?;
+            let done = handle_body(tx, p, *id, body).and_then(|()| {
+                tx.prepare_cached(
+                    "UPDATE inbox SET processed_at = ?1, error = NULL WHERE id = ?2",
+                )?
+                .execute(params![time::to_db(&time::now()), id])?;
+                Ok(())
+            });
+            match done {
+                Ok(()) => {
+                    tx.execute_batch("RELEASE body")?;
+                    report.processed += 1;
+                }
+                Err(e) => {
+                    tx.execute_batch("ROLLBACK TO body; RELEASE body")?;
+                    tx.execute(
+                        "UPDATE inbox SET attempts = attempts + 1, error = ?1 WHERE id = ?2",
+                        params![e.to_string(), id],
+                    )?;
+                    report.failed += 1;
                 }
             }
-            Ok(())
-        })?;
-    }
+        }
+        Ok(())
+    })?;
+    Ok(true)
 }
 
 /// Puts failed bodies back in line; returns how many.
