@@ -1,5 +1,6 @@
-//! Backups: a consistent copy of the live database in one step (`VACUUM INTO`, safe while the
-//! app, the receiver or a broadcast writes), and a restore that checks the copy — integrity,
+//! Backups: a consistent copy of the live database in one step (SQLCipher's export inside one read
+//! transaction, with the same key; safe while the app, the receiver or a broadcast writes), and
+//! a restore that checks the copy — integrity,
 //! schema version, ledger — before replacing anything.
 
 use std::path::Path;
