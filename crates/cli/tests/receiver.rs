@@ -322,7 +322,7 @@ fn buttons_preferences_and_failed_statuses() {
     let mut env = Env::new();
     env.start();
     let button = messages(
-        json!([{"from": ANA, "id": "wamid.BTN1", "timestamp": "1781604000", "type": "button",
+        json!([{"from": ANA, "id": "wamid.BTN1", "timestamp": now(), "type": "button",
                 "button": {"payload": "Stop promotions", "text": "Stop promotions"}, "context": {"from": "447911123400", "id": "wamid.T1"}}]),
         json!([{"wa_id": ANA}]),
     );

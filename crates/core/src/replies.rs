@@ -1,5 +1,7 @@
-//! OptDesk's own replies (opt-out confirmations, HELP answers): one per inbound message, sent
-//! within 5 minutes or not at all (with the reason recorded), never resent blindly.
+//! OptDesk's own replies (opt-out confirmations, HELP answers, welcomes): one per inbound
+//! message, sent by its deadline or not at all (with the reason recorded), never resent blindly.
+//! The deadline counts from the customer's message (`due_at`, set when the reply is queued):
+//! 5 minutes for a confirmation, WhatsApp's 24-hour window for the others.
 
 use rusqlite::params;
 use serde::Serialize;
@@ -10,7 +12,7 @@ use crate::time;
 use crate::whatsapp::{Client, ClientError, TextMessage};
 
 /// How long after the customer's message a confirmation may still go (the FCC's expectation).
-pub const DEADLINE: chrono::Duration = chrono::Duration::minutes(5);
+pub const DEADLINE: chrono::Duration = crate::webhook::sender::CONFIRMATION_DEADLINE;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct SendReport {
@@ -56,8 +58,10 @@ pub async fn send_queued(store: &mut Store, client: &Client) -> Result<SendRepor
     let claimed: Vec<Claimed> = store.with_tx(|tx| {
         report.skipped += tx.execute(
             "UPDATE outbound_messages SET state = 'skipped', updated_at = ?1,
-                error = 'not sent within 5 minutes of the customer''s message, so not sent at all'
-             WHERE state = 'queued' AND created_at < ?2",
+                error = CASE kind WHEN 'optout_confirmation'
+                    THEN 'not sent within 5 minutes of the customer''s message, so not sent at all'
+                    ELSE 'not sent within WhatsApp''s 24-hour window, so not sent at all' END
+             WHERE state = 'queued' AND (due_at < ?1 OR due_at IS NULL AND created_at < ?2)",
             params![now_db, late],
         )? as u64;
         let rows: Vec<Claimed> = tx

@@ -303,6 +303,40 @@ UPDATE inbox SET has_messages = (instr(body, '"messages":') > 0) WHERE processed
 DROP INDEX inbox_unprocessed;
 CREATE INDEX inbox_unprocessed ON inbox (has_messages DESC, id) WHERE processed_at IS NULL;
 "#,
+    // 9: a body is processed part by part: a part that fails is kept as an inbox row of its own
+    // (a one-part body naming its parent) while the rest of its body is applied. Replies carry
+    // the deadline counted from the customer's message, and whether they were skipped because
+    // the message itself arrived late (information, not a fault).
+    r#"
+ALTER TABLE inbox ADD COLUMN parent_id INTEGER REFERENCES inbox (id);
+ALTER TABLE outbound_messages ADD COLUMN due_at TEXT;
+ALTER TABLE outbound_messages ADD COLUMN arrived_late INTEGER NOT NULL DEFAULT 0;
+UPDATE outbound_messages SET due_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at, '+5 minutes')
+    WHERE state = 'queued';
+
+-- Reaching OptDesk (one row): what OptDesk registered with Meta and what it replaced, the
+-- routing last read back and any change made elsewhere, the endpoint the receiving process
+-- serves, and the requests a tunnel carried this month (against its plan's quota).
+CREATE TABLE webhook_state (
+    id                  INTEGER PRIMARY KEY CHECK (id = 1),
+    registered_level    TEXT CHECK (registered_level = 'app' OR registered_level = 'number'),
+    registered_url      TEXT,
+    previous_app_url    TEXT,
+    previous_number_url TEXT,
+    registered_at       TEXT,
+    routing             TEXT,                 -- JSON: the routing last read back from Meta
+    routing_checked_at  TEXT,
+    drift               TEXT,                 -- what changed elsewhere, in a sentence (a banner)
+    endpoint_mode       TEXT,
+    endpoint_url        TEXT,                 -- the public base URL the receiving process serves
+    endpoint_state      TEXT,                 -- up, down, or the error that stopped it
+    endpoint_since      TEXT,
+    tunnel_month        TEXT,                 -- YYYY-MM
+    tunnel_requests     INTEGER NOT NULL DEFAULT 0,
+    test_asked_at       TEXT                  -- when the owner was asked to send "test"
+) STRICT;
+INSERT INTO webhook_state (id) VALUES (1);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -153,6 +153,28 @@ pub fn record_submitted(store: &mut Store, t: &Value, wa_id: &str, status: &str)
     })
 }
 
+/// Applies a `message_template_status_update` webhook (approved, rejected, paused…) to the
+/// synced template it names, by Meta's id or else by name and language. How many rows changed:
+/// none when the template was never synced here (the next sync brings it).
+pub fn apply_status_update(
+    conn: &Connection,
+    wa_template_id: Option<&str>,
+    name_language: Option<(&str, &str)>,
+    status: &str,
+    reason: Option<&str>,
+) -> Result<usize> {
+    let (name, language) = name_language.unzip();
+    Ok(conn
+        .prepare_cached(
+            "UPDATE templates SET status = ?1,
+                rejected_reason = CASE WHEN ?1 = 'REJECTED' THEN ?2 ELSE rejected_reason END
+             WHERE (?3 IS NOT NULL AND wa_template_id = ?3)
+                OR (?3 IS NULL OR NOT EXISTS (SELECT 1 FROM templates WHERE wa_template_id = ?3))
+                   AND name = ?4 AND language = ?5",
+        )?
+        .execute(params![status, reason, wa_template_id, name, language])?)
+}
+
 pub fn list(conn: &Connection) -> Result<Vec<StoredTemplate>> {
     let mut stmt = conn.prepare(
         "SELECT name, language, category, status, quality, parameter_format, wa_template_id,

@@ -1,8 +1,14 @@
 //! Webhooks from Meta: the signature check, the inbox every verified body is written to before
 //! its 200, and the processing that turns bodies into ledger events, review items and replies.
 
+mod messages;
+mod numbers;
 pub mod payload;
+mod preferences;
 pub mod process;
+pub mod sender;
+mod signups;
+mod statuses;
 
 use hmac::{Hmac, Mac};
 use rusqlite::params;
@@ -67,13 +73,22 @@ pub fn store_in_inbox(store: &mut Store, body: &[u8]) -> Result<i64> {
     })
 }
 
+/// Whether a body holding `needle` (a self-test's nonce) is in the inbox.
+pub fn inbox_contains(store: &Store, needle: &str) -> Result<bool> {
+    Ok(store.conn().query_row(
+        "SELECT EXISTS (SELECT 1 FROM inbox WHERE instr(CAST(body AS TEXT), ?1) > 0)",
+        [needle],
+        |r| r.get(0),
+    )?)
+}
+
 /// When the receiver last heard from Meta (the newest inbox body), if ever.
 pub fn last_event_at(store: &Store) -> Result<Option<String>> {
     use rusqlite::OptionalExtension;
     Ok(store
         .conn()
         .query_row(
-            "SELECT received_at FROM inbox ORDER BY id DESC LIMIT 1",
+            "SELECT received_at FROM inbox WHERE parent_id IS NULL ORDER BY id DESC LIMIT 1",
             [],
             |r| r.get(0),
         )

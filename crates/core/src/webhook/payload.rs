@@ -1,100 +1,126 @@
-//! The webhook bodies OptDesk reads (WHATSAPP.md §5). Lenient on purpose: every field may be
-//! missing and unknown fields are ignored, because Meta adds fields and the receiver must not
-//! stop taking opt-outs when it does.
+//! Reads a webhook body (WHATSAPP.md §5) into its parts: each inbound message, each status,
+//! each user preference and each template update on its own.
+//!
+//! Strict about nothing but the JSON itself. A body's parts are read one by one, so one part
+//! that cannot be read (a field of an unexpected type, a status without an id) becomes a
+//! [`Part::Bad`] with its reason and its raw JSON, and never stops the other parts of the same
+//! body from being applied. Timestamps may be strings or numbers; a message without an `id` is
+//! given one made from a hash of its content, so a redelivery is still recognised; a change
+//! without `field` that carries messages or statuses is read as `messages`.
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
+use crate::time::Timestamp;
 use crate::whatsapp::GraphError;
 
-#[derive(Debug, Deserialize, Default)]
-pub struct Notification {
-    #[serde(default)]
-    pub object: String,
-    #[serde(default)]
-    pub entry: Vec<Entry>,
+/// One thing a body says, with where it sits in the body (for error messages).
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub path: String,
+    pub kind: PartKind,
+    /// The body's envelope around this part alone: what is kept for a retry when it fails.
+    pub context: Context,
 }
 
-#[derive(Debug, Deserialize, Default)]
-pub struct Entry {
-    #[serde(default)]
-    pub id: String,
-    #[serde(default)]
-    pub changes: Vec<Change>,
+/// The envelope a part came in: enough to rebuild a one-part body.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub object: Option<Value>,
+    pub entry_id: Option<Value>,
+    pub field: Option<String>,
+    /// The change's value without its arrays of parts (metadata and contacts stay).
+    pub value: Map<String, Value>,
+    /// Which array of the value the part came from (`messages`, `statuses`…), or none when the
+    /// part is the whole value (template updates).
+    pub array: Option<&'static str>,
+    pub raw: Value,
 }
 
-#[derive(Debug, Deserialize, Default)]
-pub struct Change {
-    #[serde(default)]
-    pub field: String,
-    #[serde(default)]
-    pub value: Value,
+#[derive(Debug, Clone)]
+pub enum PartKind {
+    Message(Message),
+    Status(Status),
+    Preference(Preference),
+    TemplateStatus(TemplateStatus),
+    /// A part that could not be read: kept with the reason, never applied.
+    Bad(String),
 }
 
-#[derive(Debug, Deserialize, Default)]
-pub struct MessagesValue {
-    #[serde(default)]
-    pub contacts: Vec<WaContact>,
-    #[serde(default)]
-    pub messages: Vec<InboundMessage>,
-    #[serde(default)]
-    pub statuses: Vec<Status>,
-    #[serde(default)]
-    pub user_preferences: Vec<UserPreference>,
-}
-
-#[derive(Debug, Deserialize, Default, Clone)]
+/// The sender's profile as the change's `contacts` list gives it.
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct WaContact {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub wa_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub user_id: Option<String>,
     #[serde(default)]
     pub profile: Option<Profile>,
-    #[serde(default)]
-    pub wa_id: Option<String>,
-    #[serde(default)]
-    pub user_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Default, Clone)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Profile {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Default)]
-pub struct InboundMessage {
-    #[serde(default)]
-    pub from: Option<String>,
-    #[serde(default)]
-    pub from_user_id: Option<String>,
+/// A customer's message: the envelope, then its content by type.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Meta's message id, or `content:<sha256>` when the body had none.
     pub id: String,
-    #[serde(default)]
-    pub timestamp: Option<String>,
-    #[serde(rename = "type", default)]
+    pub from: Option<String>,
+    pub from_user_id: Option<String>,
+    /// The message's own time (when the customer sent it), when the body says.
+    pub sent_at: Option<Timestamp>,
+    /// The `type` as written (`text`, `image`, `reaction`…), or inferred from the content.
     pub kind: String,
-    #[serde(default)]
-    pub text: Option<Text>,
-    #[serde(default)]
-    pub button: Option<Button>,
-    #[serde(default)]
-    pub interactive: Option<Interactive>,
-    #[serde(default)]
-    pub system: Option<System>,
+    pub content: Content,
+    /// The sender's entry in the change's `contacts`, when there is one.
+    pub profile: Option<WaContact>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// The content of a message, by its `type`. Only what OptDesk acts on is read; every other type
+/// is [`Content::Other`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Content {
+    Text {
+        #[serde(default)]
+        text: Text,
+    },
+    Button {
+        #[serde(default)]
+        button: Button,
+    },
+    Interactive {
+        #[serde(default)]
+        interactive: Interactive,
+    },
+    System {
+        #[serde(default)]
+        system: System,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Text {
-    #[serde(default)]
-    pub body: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub body: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Button {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub payload: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub text: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Interactive {
     #[serde(default)]
     pub button_reply: Option<Reply>,
@@ -102,56 +128,485 @@ pub struct Interactive {
     pub list_reply: Option<Reply>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Reply {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub title: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct System {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub body: Option<String>,
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type", default, deserialize_with = "lenient_string")]
     pub kind: Option<String>,
-    #[serde(default)]
+    /// The new number: `wa_id` today, `new_wa_id` in older API versions.
+    #[serde(default, deserialize_with = "lenient_string")]
     pub wa_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub new_wa_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
     pub user_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+impl Message {
+    /// The words a person typed or tapped, whatever the type.
+    pub fn text(&self) -> Option<&str> {
+        match &self.content {
+            Content::Text { text } => text.body.as_deref(),
+            Content::Button { button } => button.text.as_deref().or(button.payload.as_deref()),
+            Content::Interactive { interactive } => {
+                interactive.reply().and_then(|r| r.title.as_deref())
+            }
+            Content::System { system } => system.body.as_deref(),
+            Content::Other => None,
+        }
+    }
+}
+
+impl Interactive {
+    pub fn reply(&self) -> Option<&Reply> {
+        self.button_reply.as_ref().or(self.list_reply.as_ref())
+    }
+}
+
+/// A delivery status of a message OptDesk sent.
+#[derive(Debug, Clone)]
 pub struct Status {
     pub id: String,
-    #[serde(default)]
     pub status: String,
-    #[serde(default)]
-    pub timestamp: Option<String>,
-    #[serde(default)]
+    pub at: Option<Timestamp>,
     pub recipient_id: Option<String>,
-    #[serde(default)]
     pub recipient_user_id: Option<String>,
-    #[serde(default)]
-    pub biz_opaque_callback_data: Option<String>,
-    #[serde(default)]
+    pub callback_data: Option<String>,
     pub errors: Vec<GraphError>,
 }
 
-#[derive(Debug, Deserialize, Default)]
-pub struct UserPreference {
-    #[serde(default)]
+/// WhatsApp's own marketing preference (`user_preferences`): stop or resume.
+#[derive(Debug, Clone)]
+pub struct Preference {
     pub wa_id: Option<String>,
-    #[serde(default)]
     pub user_id: Option<String>,
-    #[serde(default)]
     pub category: Option<String>,
-    #[serde(default)]
     pub value: Option<String>,
-    #[serde(default)]
     pub detail: Option<String>,
-    /// Unix seconds; an integer here (strings elsewhere).
-    #[serde(default)]
-    pub timestamp: Option<Value>,
+    pub at: Option<Timestamp>,
+}
+
+/// `message_template_status_update`: a template approved, rejected, paused…
+#[derive(Debug, Clone)]
+pub struct TemplateStatus {
+    pub event: String,
+    pub template_id: Option<String>,
+    pub name: Option<String>,
+    pub language: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// The body as a whole could not be read (not JSON, or not an object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable(pub String);
+
+/// Every part of a body, in the body's order.
+pub fn parts(body: &[u8]) -> Result<Vec<Part>, Unreadable> {
+    let root: Value = serde_json::from_slice(body)
+        .map_err(|e| Unreadable(format!("the body is not JSON: {e}")))?;
+    let Value::Object(root) = root else {
+        return Err(Unreadable("the body is not a JSON object".into()));
+    };
+    let object = root.get("object").cloned();
+    let mut out = Vec::new();
+    for (e, entry) in array(root.get("entry")).iter().enumerate() {
+        let entry_id = entry.get("id").cloned();
+        for (c, change) in array(entry.get("changes")).iter().enumerate() {
+            let path = format!("entry[{e}].changes[{c}]");
+            let Some(value) = change.get("value").and_then(Value::as_object) else {
+                continue; // nothing to read (and nothing of OptDesk's business)
+            };
+            let field = string(change.get("field")).or_else(|| {
+                ["messages", "statuses"]
+                    .iter()
+                    .any(|k| value.contains_key(*k))
+                    .then(|| "messages".to_string())
+            });
+            let mut ctx = Context {
+                object: object.clone(),
+                entry_id: entry_id.clone(),
+                field: field.clone(),
+                value: value.clone(),
+                array: None,
+                raw: Value::Null,
+            };
+            for k in ["messages", "statuses", "user_preferences"] {
+                ctx.value.remove(k);
+            }
+            match field.as_deref() {
+                Some("messages") | Some("user_preferences") => {
+                    read_messages_value(&mut out, &path, value, &ctx)
+                }
+                Some("message_template_status_update") => out.push(Part {
+                    path: path.clone(),
+                    kind: template_status(value),
+                    context: Context {
+                        raw: Value::Object(value.clone()),
+                        ..ctx
+                    },
+                }),
+                _ => {} // echoes, account updates, quality… not this receiver's business
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn read_messages_value(out: &mut Vec<Part>, path: &str, value: &Map<String, Value>, ctx: &Context) {
+    let contacts: Vec<WaContact> = array(value.get("contacts"))
+        .iter()
+        .filter_map(|c| serde_json::from_value(c.clone()).ok())
+        .collect();
+    let mut push = |array_name: &'static str, i: usize, raw: &Value, kind: PartKind| {
+        out.push(Part {
+            path: format!("{path}.value.{array_name}[{i}]"),
+            kind,
+            context: Context {
+                array: Some(array_name),
+                raw: raw.clone(),
+                ..ctx.clone()
+            },
+        })
+    };
+    for (i, m) in array(value.get("messages")).iter().enumerate() {
+        push("messages", i, m, message(m, &contacts));
+    }
+    for (i, s) in array(value.get("statuses")).iter().enumerate() {
+        push("statuses", i, s, status(s));
+    }
+    for (i, p) in array(value.get("user_preferences")).iter().enumerate() {
+        push("user_preferences", i, p, preference(p));
+    }
+}
+
+fn message(raw: &Value, contacts: &[WaContact]) -> PartKind {
+    let Some(obj) = raw.as_object() else {
+        return PartKind::Bad("a message that is not a JSON object".into());
+    };
+    // The type as written, or what the content says it is (some senders leave `type` out).
+    let kind = string(obj.get("type")).unwrap_or_else(|| {
+        [
+            "text",
+            "button",
+            "interactive",
+            "system",
+            "image",
+            "location",
+            "reaction",
+        ]
+        .into_iter()
+        .find(|k| obj.contains_key(*k))
+        .unwrap_or("unknown")
+        .to_string()
+    });
+    let mut typed = obj.clone();
+    typed.insert("type".into(), Value::String(kind.clone()));
+    let content = match Content::deserialize(Value::Object(typed)) {
+        Ok(c) => c,
+        Err(e) => return PartKind::Bad(format!("a {kind} message cannot be read: {e}")),
+    };
+    let from = string(obj.get("from"));
+    let id = string(obj.get("id")).unwrap_or_else(|| content_id(raw));
+    let profile = from
+        .as_ref()
+        .and_then(|f| contacts.iter().find(|c| c.wa_id.as_ref() == Some(f)))
+        .or_else(|| (from.is_none() && contacts.len() == 1).then(|| &contacts[0]))
+        .cloned();
+    PartKind::Message(Message {
+        id,
+        from_user_id: string(obj.get("from_user_id"))
+            .or_else(|| profile.as_ref().and_then(|p| p.user_id.clone())),
+        from: from.or_else(|| profile.as_ref().and_then(|p| p.wa_id.clone())),
+        sent_at: unix(obj.get("timestamp")),
+        kind,
+        content,
+        profile,
+    })
+}
+
+/// An id for a message that came without one: the same content always gets the same id.
+fn content_id(raw: &Value) -> String {
+    let bytes = serde_json::to_vec(raw).unwrap_or_default();
+    format!("content:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+fn status(raw: &Value) -> PartKind {
+    let Some(obj) = raw.as_object() else {
+        return PartKind::Bad("a status that is not a JSON object".into());
+    };
+    let Some(id) = string(obj.get("id")) else {
+        return PartKind::Bad(
+            "a status without a message id cannot be matched to a message".into(),
+        );
+    };
+    let mut errors = Vec::new();
+    for e in array(obj.get("errors")) {
+        match graph_error(e) {
+            Some(g) => errors.push(g),
+            None => {
+                return PartKind::Bad(format!("a status of {id} carries an error without a code"))
+            }
+        }
+    }
+    PartKind::Status(Status {
+        id,
+        status: string(obj.get("status")).unwrap_or_default(),
+        at: unix(obj.get("timestamp")),
+        recipient_id: string(obj.get("recipient_id")),
+        recipient_user_id: string(obj.get("recipient_user_id")),
+        callback_data: string(obj.get("biz_opaque_callback_data")),
+        errors,
+    })
+}
+
+/// A webhook error, with a code written as a number or a string.
+fn graph_error(e: &Value) -> Option<GraphError> {
+    let code = match e.get("code")? {
+        Value::Number(n) => n.as_i64()?,
+        Value::String(s) => s.trim().parse().ok()?,
+        _ => return None,
+    };
+    let details = e.get("error_data").and_then(|d| string(d.get("details")));
+    Some(GraphError {
+        message: string(e.get("message")).unwrap_or_default(),
+        kind: None,
+        code,
+        error_subcode: None,
+        error_data: details.map(|d| crate::whatsapp::error::ErrorData { details: Some(d) }),
+        fbtrace_id: None,
+        title: string(e.get("title")),
+    })
+}
+
+fn preference(raw: &Value) -> PartKind {
+    if !raw.is_object() {
+        return PartKind::Bad("a user preference that is not a JSON object".into());
+    }
+    PartKind::Preference(Preference {
+        wa_id: string(raw.get("wa_id")),
+        user_id: string(raw.get("user_id")),
+        category: string(raw.get("category")),
+        value: string(raw.get("value")),
+        detail: string(raw.get("detail")),
+        at: unix(raw.get("timestamp")),
+    })
+}
+
+fn template_status(v: &Map<String, Value>) -> PartKind {
+    let Some(event) = string(v.get("event")) else {
+        return PartKind::Bad("a template status update without an event".into());
+    };
+    PartKind::TemplateStatus(TemplateStatus {
+        event,
+        template_id: string(v.get("message_template_id")),
+        name: string(v.get("message_template_name")),
+        language: string(v.get("message_template_language")),
+        reason: string(v.get("reason")).filter(|r| r != "NONE"),
+    })
+}
+
+/// Rebuilds a body holding just this part, in its envelope: what a failed part is kept as.
+pub fn one_part_body(part: &Part) -> Vec<u8> {
+    let c = &part.context;
+    let mut value = c.value.clone();
+    match c.array {
+        Some(a) => {
+            value.insert(a.into(), Value::Array(vec![c.raw.clone()]));
+        }
+        None => {
+            if let Value::Object(m) = &c.raw {
+                value = m.clone();
+            }
+        }
+    }
+    let mut change = Map::new();
+    if let Some(f) = &c.field {
+        change.insert("field".into(), Value::String(f.clone()));
+    }
+    change.insert("value".into(), Value::Object(value));
+    let mut entry = Map::new();
+    if let Some(id) = &c.entry_id {
+        entry.insert("id".into(), id.clone());
+    }
+    entry.insert("changes".into(), Value::Array(vec![Value::Object(change)]));
+    let mut root = Map::new();
+    if let Some(o) = &c.object {
+        root.insert("object".into(), o.clone());
+    }
+    root.insert("entry".into(), Value::Array(vec![Value::Object(entry)]));
+    serde_json::to_vec(&Value::Object(root)).unwrap_or_default()
+}
+
+fn array(v: Option<&Value>) -> &[Value] {
+    v.and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+/// A string, or a number written as one (ids and numbers arrive both ways).
+fn string(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Unix seconds, as a string or a number.
+fn unix(v: Option<&Value>) -> Option<Timestamp> {
+    let secs: i64 = match v? {
+        Value::String(s) => s.trim().parse().ok()?,
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))?,
+        _ => return None,
+    };
+    chrono::DateTime::from_timestamp(secs, 0)
+}
+
+fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(string(Some(&Value::deserialize(d)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(value: Value) -> Vec<u8> {
+        json!({"object": "whatsapp_business_account",
+               "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn message_of(p: &Part) -> &Message {
+        match &p.kind {
+            PartKind::Message(m) => m,
+            other => panic!("not a message: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_bad_message_leaves_the_others_readable() {
+        let b = body(json!({"messages": [
+            {"from": "447911123456", "id": "wamid.A", "timestamp": 1781604100, "type": "text", "text": {"body": ["not", "text"]}},
+            {"from": "447911123457", "id": "wamid.B", "timestamp": "1781604100", "type": "text", "text": {"body": "STOP"}},
+            "not an object"
+        ]}));
+        let parts = parts(&b).unwrap();
+        assert_eq!(parts.len(), 3);
+        // A body of an unexpected type is read as no text, not as a failure of the part.
+        assert_eq!(message_of(&parts[0]).text(), None);
+        assert_eq!(message_of(&parts[1]).text(), Some("STOP"));
+        assert!(matches!(&parts[2].kind, PartKind::Bad(r) if r.contains("not a JSON object")));
+        assert_eq!(parts[2].path, "entry[0].changes[0].value.messages[2]");
+    }
+
+    #[test]
+    fn timestamps_as_numbers_or_strings_and_ids_from_content() {
+        let b = body(json!({"messages": [
+            {"from": "447911123456", "timestamp": 1781604100, "text": {"body": "STOP"}},
+        ]}));
+        let first = parts(&b).unwrap();
+        let m = message_of(&first[0]);
+        assert_eq!(m.kind, "text", "the type is inferred from the content");
+        assert_eq!(m.sent_at.unwrap().timestamp(), 1781604100);
+        assert!(m.id.starts_with("content:"));
+        let again = parts(&b).unwrap();
+        assert_eq!(
+            message_of(&again[0]).id,
+            m.id,
+            "the same content, the same id"
+        );
+    }
+
+    #[test]
+    fn a_change_without_field_is_read_as_messages_and_other_fields_are_skipped() {
+        let b = json!({"entry": [{"changes": [
+            {"value": {"messages": [{"from": "1", "id": "x", "type": "text", "text": {"body": "BAJA"}}]}},
+            {"field": "smb_message_echoes", "value": {"message_echoes": [{"id": "y"}]}},
+            {"field": "message_template_status_update", "value": {"event": "APPROVED", "message_template_id": 12345,
+                "message_template_name": "hello", "message_template_language": "en", "reason": "NONE"}}
+        ]}]})
+        .to_string();
+        let parts = parts(b.as_bytes()).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(message_of(&parts[0]).text(), Some("BAJA"));
+        match &parts[1].kind {
+            PartKind::TemplateStatus(t) => {
+                assert_eq!(
+                    (
+                        t.event.as_str(),
+                        t.template_id.as_deref(),
+                        t.reason.as_deref()
+                    ),
+                    ("APPROVED", Some("12345"), None)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn statuses_need_an_id_and_read_error_codes_either_way() {
+        let b = body(json!({"statuses": [
+            {"status": "delivered", "timestamp": "1"},
+            {"id": "wamid.X", "status": "failed", "recipient_id": "447911123456", "errors": [{"code": "131050", "title": "x"}]}
+        ]}));
+        let parts = parts(&b).unwrap();
+        assert!(matches!(&parts[0].kind, PartKind::Bad(r) if r.contains("without a message id")));
+        match &parts[1].kind {
+            PartKind::Status(s) => assert_eq!(s.errors[0].code, 131050),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn number_changes_read_both_keys() {
+        let b = body(json!({"messages": [
+            {"from": "1", "id": "a", "type": "system", "system": {"type": "user_changed_number", "new_wa_id": "2"}},
+        ]}));
+        let parts = parts(&b).unwrap();
+        match &message_of(&parts[0]).content {
+            Content::System { system } => assert_eq!(system.new_wa_id.as_deref(), Some("2")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_failed_part_is_kept_as_a_one_part_body_that_reads_back_the_same() {
+        let b = body(
+            json!({"contacts": [{"wa_id": "447911123457", "profile": {"name": "Ben"}}],
+                "messages": [
+                {"from": "447911123456", "id": "wamid.A", "type": "text", "text": {"body": "hello"}},
+                {"from": "447911123457", "id": "wamid.B", "type": "text", "text": {"body": "STOP"}},
+            ]}),
+        );
+        let all = parts(&b).unwrap();
+        let kept = one_part_body(&all[1]);
+        let back = parts(&kept).unwrap();
+        assert_eq!(back.len(), 1);
+        let m = message_of(&back[0]);
+        assert_eq!((m.id.as_str(), m.text()), ("wamid.B", Some("STOP")));
+        assert_eq!(
+            m.profile
+                .as_ref()
+                .and_then(|p| p.profile.as_ref())
+                .and_then(|p| p.name.as_deref()),
+            Some("Ben")
+        );
+    }
+
+    #[test]
+    fn unreadable_bodies_say_why() {
+        assert!(parts(b"not json").unwrap_err().0.contains("not JSON"));
+        assert!(parts(b"[1]").unwrap_err().0.contains("not a JSON object"));
+        assert!(parts(b"{}").unwrap().is_empty());
+    }
 }
