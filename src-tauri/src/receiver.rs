@@ -79,6 +79,11 @@ impl Slot {
             app_secret: secret(SecretKind::AppSecret)?,
             verify_token: secret(SecretKind::VerifyToken)?,
             client: core.client().ok(),
+            reach: Some(optdesk_core::reachability::endpoint::from_settings(
+                core.database().open()?.conn(),
+                core.secrets(),
+            )?),
+            opened: None,
         };
         // Bind here, so a taken port is an error the owner sees now, not later.
         let listener = tokio::net::TcpListener::bind(config.listen)

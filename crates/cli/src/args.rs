@@ -77,7 +77,7 @@ pub enum Command {
     /// Webhook bodies as received; retry those that failed to process.
     #[command(subcommand)]
     Inbox(InboxCmd),
-    /// Check the public webhook URL end to end.
+    /// Connect Meta's webhooks to OptDesk, see where they go, test the public address.
     #[command(subcommand)]
     Webhook(WebhookCmd),
     /// Check how the shop's keyword rules read a message.
@@ -229,6 +229,31 @@ pub enum InboxCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum WebhookCmd {
+    /// Make Meta send webhooks here, by API: test the public address from outside, subscribe
+    /// the app to the WhatsApp Business Account, set the callback, and read the routing back.
+    Connect {
+        /// If another system receives this app's webhooks, make OptDesk the app's callback
+        /// (that system stops receiving them).
+        #[arg(long, conflicts_with = "number_only")]
+        replace: bool,
+        /// Leave the app's callback alone and route only this number's messages here (its
+        /// override); "Stop marketing", template and account events keep going elsewhere.
+        #[arg(long)]
+        number_only: bool,
+        /// Where to run the receiver for the checks when neither the app nor `optdesk serve`
+        /// is running (default: receiver_port, else 127.0.0.1:8787).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where each kind of event goes (read from Meta), the mode, the tunnel, the last webhook.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the callback OptDesk set (never unsubscribes the app from the account).
+    Disconnect,
     /// Post a signed test event to <public_url>/webhook, as Meta would, and report whether it
     /// reached this database's receiver.
     Test {
@@ -263,6 +288,9 @@ pub enum CredentialsCmd {
         /// Only the webhook verify token.
         #[arg(long)]
         verify_token: bool,
+        /// Only the ngrok authtoken (for `webhook_mode ngrok`).
+        #[arg(long)]
+        ngrok: bool,
     },
     /// Which secrets are set and where (never their values).
     Status {

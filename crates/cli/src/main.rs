@@ -116,8 +116,6 @@ fn run(cli: Cli) -> CliResult {
         Command::Review(c) => cmd::optouts::run_review(ctx, c),
         Command::Inbox(c) => cmd::receiver::inbox(ctx, c),
         Command::Keywords(c) => cmd::receiver::keywords(ctx, c),
-        Command::Webhook(crate::args::WebhookCmd::Test { url }) => {
-            cmd::receiver::webhook_test(ctx, url)
-        }
+        Command::Webhook(c) => cmd::webhook::run(ctx, c),
     }
 }

@@ -71,6 +71,8 @@ fn main() {
             app_secret: Secret::new(SECRET),
             verify_token: Secret::new("v"),
             client: None,
+            reach: None,
+            opened: None,
         };
         let _lock = optdesk_core::receiver::lock(&db.path).expect("lock");
         let inbox = db.open().expect("db");

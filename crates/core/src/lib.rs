@@ -25,6 +25,7 @@ pub mod ledger;
 pub mod model;
 pub mod optouts;
 pub mod phone;
+pub mod reachability;
 pub mod receiver;
 pub mod replies;
 pub mod retention;

@@ -18,6 +18,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::error::{Error, Result};
+use crate::reachability::{self, Reachability};
 use crate::replies;
 use crate::secrets::Secret;
 use crate::store::{Database, Store};
@@ -31,6 +32,10 @@ pub struct Config {
     pub verify_token: Secret,
     /// Sends confirmations; without it they wait (and lapse after 5 minutes).
     pub client: Option<Client>,
+    /// The public side (`webhook_mode`): opened over the same router once the port is bound.
+    pub reach: Option<Box<dyn Reachability>>,
+    /// Told the public base URL once the public side is open (or that there is none yet).
+    pub opened: Option<tokio::sync::oneshot::Sender<Option<String>>>,
 }
 
 /// Holds the receiver's lock on a database for as long as it lives.
@@ -185,16 +190,9 @@ pub async fn serve_on(
     let (wake_tx, wake_rx) = sync_channel(1);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let inbox = Arc::new(Mutex::new(inbox));
-    let processor = {
-        let (db, writer, stop) = (cfg.db.clone(), inbox.clone(), stop.clone());
-        std::thread::spawn(move || processing_loop(db, writer, wake_rx, stop))
-    };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let sender = cfg
-        .client
-        .map(|c| tokio::spawn(replies_loop(cfg.db.clone(), c, stop_rx)));
+    let watch_secret = cfg.app_secret.clone();
     let state = AppState {
-        inbox,
+        inbox: inbox.clone(),
         app_secret: Arc::new(cfg.app_secret),
         verify_token: Arc::new(cfg.verify_token),
         wake: wake_tx.clone(),
@@ -203,15 +201,140 @@ pub async fn serve_on(
         .route("/webhook", get(handshake).post(receive))
         .layer(DefaultBodyLimit::max(webhook::MAX_BODY))
         .with_state(state);
+    // The public side first: a tunnel that cannot open stops the receiver with its reason, since
+    // a receiver Meta cannot reach must not look like one that works.
+    let opened = match cfg.reach {
+        Some(mut reach) => {
+            let store = cfg.db.open()?;
+            let mode = reach.mode().as_str();
+            match reach.open(app.clone()).await {
+                Ok(url) => {
+                    reachability::state::record_endpoint(
+                        store.conn(),
+                        mode,
+                        url.as_deref(),
+                        &reach.state().as_db(),
+                    )?;
+                    if let Some(tell) = cfg.opened {
+                        let _ = tell.send(url.clone());
+                    }
+                    Some((store, reach))
+                }
+                Err(e) => {
+                    let _ = reachability::state::record_endpoint(
+                        store.conn(),
+                        mode,
+                        None,
+                        &format!("down: {e}"),
+                    );
+                    return Err(e);
+                }
+            }
+        }
+        None => {
+            if let Some(tell) = cfg.opened {
+                let _ = tell.send(None);
+            }
+            None
+        }
+    };
+    let processor = {
+        let (db, writer, stop) = (cfg.db.clone(), inbox.clone(), stop.clone());
+        std::thread::spawn(move || processing_loop(db, writer, wake_rx, stop))
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let watcher = cfg
+        .client
+        .clone()
+        .map(|c| tokio::spawn(watch_loop(cfg.db.clone(), c, watch_secret, stop_rx.clone())));
+    let housekeeping =
+        opened.map(|(store, reach)| tokio::spawn(housekeeping_loop(store, reach, stop_rx.clone())));
+    let sender = cfg
+        .client
+        .map(|c| tokio::spawn(replies_loop(cfg.db.clone(), c, stop_rx)));
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = wake_tx.try_send(());
     let _ = stop_tx.send(true);
-    if let Some(s) = sender {
-        let _ = s.await;
+    for task in [sender, watcher, housekeeping].into_iter().flatten() {
+        let _ = task.await;
     }
     let _ = tokio::task::spawn_blocking(move || processor.join()).await;
     served.map_err(|e| Error::invalid(format!("the receiver stopped: {e}")))
+}
+
+/// Keeps what the public side is doing in the database (the CLI and the app read it there) and
+/// adds the requests a tunnel carried to this month's count. Owns the tunnel while it runs.
+async fn housekeeping_loop(
+    store: Store,
+    reach: Box<dyn Reachability>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mode = reach.mode().as_str();
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(15)) => false,
+            _ = stop.changed() => true,
+        };
+        let carried = reach.take_requests();
+        if carried > 0 {
+            if let Err(e) =
+                reachability::state::add_tunnel_requests(store.conn(), carried, &crate::time::now())
+            {
+                eprintln!("optdesk: counting the tunnel's requests: {e}");
+            }
+        }
+        let known = reachability::state::load(store.conn()).ok();
+        let url = known.as_ref().and_then(|k| k.endpoint_url.clone());
+        let state = if stopping {
+            "down: the receiver stopped".to_string()
+        } else {
+            reach.state().as_db()
+        };
+        let _ = reachability::state::record_endpoint(store.conn(), mode, url.as_deref(), &state);
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// At start and every 6 hours, reads the routing back from Meta and keeps any change made
+/// elsewhere for the banner; every hour, where template and account events do not reach this
+/// OptDesk (a number-only override), reads template status and the quality rating instead.
+async fn watch_loop(
+    db: Database,
+    client: Client,
+    app_secret: Secret,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut store = match db.open() {
+        Ok(s) => s,
+        Err(e) => return eprintln!("optdesk: the routing check cannot open the database: {e}"),
+    };
+    let mut hour = 0u32;
+    loop {
+        if hour.is_multiple_of(6) {
+            match reachability::connect::check(&mut store, &client, &app_secret).await {
+                Ok(Some((_, Some(drift)))) => eprintln!("optdesk: {drift}"),
+                Ok(_) => {}
+                Err(e) => eprintln!("optdesk: checking the webhook routing: {e}"),
+            }
+        }
+        let templates_elsewhere = reachability::state::load(store.conn())
+            .ok()
+            .and_then(|k| k.routing)
+            .is_some_and(|r| !r.templates.reaches_optdesk);
+        if templates_elsewhere {
+            if let Err(e) = reachability::connect::poll_instead(&mut store, &client).await {
+                eprintln!("optdesk: reading template status and quality from Meta: {e}");
+            }
+        }
+        hour += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }

@@ -52,6 +52,8 @@ pub enum SecretKind {
     VerifyToken,
     /// The database's encryption key (not a WhatsApp credential: not in [`SecretKind::ALL`]).
     DatabaseKey,
+    /// The ngrok agent's authtoken, for `webhook_mode = ngrok` (not in [`SecretKind::ALL`]).
+    NgrokAuthtoken,
 }
 
 impl SecretKind {
@@ -68,6 +70,7 @@ impl SecretKind {
             SecretKind::AppSecret => "app_secret",
             SecretKind::VerifyToken => "webhook_verify_token",
             SecretKind::DatabaseKey => "database_key",
+            SecretKind::NgrokAuthtoken => "ngrok_authtoken",
         }
     }
 
@@ -78,6 +81,7 @@ impl SecretKind {
             SecretKind::AppSecret => "OPTDESK_APP_SECRET",
             SecretKind::VerifyToken => "OPTDESK_VERIFY_TOKEN",
             SecretKind::DatabaseKey => "OPTDESK_DB_KEY",
+            SecretKind::NgrokAuthtoken => "OPTDESK_NGROK_AUTHTOKEN",
         }
     }
 
@@ -88,6 +92,7 @@ impl SecretKind {
             SecretKind::AppSecret => "Meta app secret",
             SecretKind::VerifyToken => "webhook verify token",
             SecretKind::DatabaseKey => "database encryption key",
+            SecretKind::NgrokAuthtoken => "ngrok authtoken",
         }
     }
 }

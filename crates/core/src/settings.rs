@@ -131,6 +131,28 @@ fn https_url(v: &str) -> Result<String> {
     }
 }
 
+fn webhook_mode(v: &str) -> Result<String> {
+    crate::reachability::endpoint::Mode::parse(v).map(|m| m.as_str().to_string())
+}
+
+fn hostname(v: &str) -> Result<String> {
+    let v = v
+        .trim()
+        .trim_start_matches("https://")
+        .trim_end_matches('/');
+    let ok = !v.is_empty()
+        && v.contains('.')
+        && v.split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if ok {
+        Ok(v.to_ascii_lowercase())
+    } else {
+        Err(Error::invalid(format!(
+            "{v:?} is not a domain such as my-shop.ngrok-free.dev (dashboard.ngrok.com → Domains)"
+        )))
+    }
+}
+
 pub const KEYS: &[Key] = &[
     Key {
         name: "business_name",
@@ -259,6 +281,30 @@ pub const KEYS: &[Key] = &[
         check: any_text,
     },
     Key {
+        name: "webhook_mode",
+        help: "how Meta reaches this PC: ngrok (a tunnel OptDesk runs), relay (an always-on mailbox) or manual (public_url)",
+        default: Some("manual"),
+        check: webhook_mode,
+    },
+    Key {
+        name: "app_id",
+        help: "the Meta app's id (read from the WhatsApp Business Account by `optdesk webhook connect`)",
+        default: None,
+        check: numeric_id,
+    },
+    Key {
+        name: "ngrok_domain",
+        help: "your ngrok dev domain (e.g. my-shop.ngrok-free.dev), so the address never changes",
+        default: None,
+        check: hostname,
+    },
+    Key {
+        name: "ngrok_monthly_requests",
+        help: "requests a month your ngrok plan carries (20000 on the free plan); OptDesk warns at 80%",
+        default: Some("20000"),
+        check: count,
+    },
+    Key {
         name: "receiver_port",
         help: "the port the desktop app's webhook receiver listens on; set while it is on, so it starts with the app",
         default: None,
@@ -285,6 +331,11 @@ pub fn get(conn: &Connection, name: &str) -> Result<Option<String>> {
         })
         .optional()?;
     Ok(stored.or_else(|| k.default.map(str::to_string)))
+}
+
+/// Checks a value as `set` would, without storing it; the value as it would be stored.
+pub fn check(name: &str, value: &str) -> Result<String> {
+    (key(name)?.check)(value)
 }
 
 /// Checks and stores a setting; returns the value as stored (normalised: `gb` → `GB`).

@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::routing;
 use crate::webhooks::{self, StatusEvent};
 use crate::{lock, FakeTemplate, Recorded, Shared, State};
 
@@ -18,6 +19,7 @@ pub fn router(state: Shared) -> Router {
         .route("/_fake/requests", get(requests))
         .route("/_fake/state", get(get_state).post(patch_state))
         .route("/_fake/templates", post(add_template))
+        .route("/_fake/emit", post(emit))
         .fallback(graph)
         .with_state(state)
 }
@@ -51,18 +53,24 @@ async fn patch_state(AxState(s): AxState<Shared>, Json(patch): Json<Value>) -> R
     }
 }
 
+/// `{"field": "messages", "value": {…}}`: posts a signed webhook where Meta would route it.
+async fn emit(AxState(s): AxState<Shared>, Json(v): Json<Value>) -> Json<Value> {
+    let field = v["field"].as_str().unwrap_or("messages").to_string();
+    Json(routing::emit(&s, &field, v["value"].clone()).await)
+}
+
 async fn add_template(AxState(s): AxState<Shared>, Json(t): Json<FakeTemplate>) -> StatusCode {
     lock(&s).add_template(t);
     StatusCode::NO_CONTENT
 }
 
 /// Meta's error body with the HTTP status Meta's table gives for the code.
-fn error(code: i64, message: &str, details: Option<&str>) -> Response {
+pub(crate) fn error(code: i64, message: &str, details: Option<&str>) -> Response {
     let status = match code {
         0 | 190 => StatusCode::UNAUTHORIZED,
         3 | 131000 | 131057 => StatusCode::INTERNAL_SERVER_ERROR,
         2 | 131016 | 133004 => StatusCode::SERVICE_UNAVAILABLE,
-        10 | 200..=299 | 131031 | 368 => StatusCode::FORBIDDEN,
+        10 | 15 | 200..=299 | 131031 | 368 => StatusCode::FORBIDDEN,
         132001 => StatusCode::NOT_FOUND,
         _ => StatusCode::BAD_REQUEST,
     };
@@ -133,6 +141,21 @@ async fn graph(
         return error(100, "Unknown path components", None);
     }
 
+    // The app's own settings take the app access token (`APP_ID|APP_SECRET`), in the header or
+    // as `access_token`, and nothing else.
+    if parts[1] == lock(&s).routing.app_id && parts.get(2) == Some(&"subscriptions") {
+        let token = authorization
+            .as_deref()
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .map(str::to_string)
+            .or_else(|| {
+                query
+                    .iter()
+                    .find(|(k, _)| k == "access_token")
+                    .map(|(_, v)| v.clone())
+            });
+        return routing::app_subscriptions(&s, &method, token.as_deref(), &query, &json_body).await;
+    }
     let st_token = {
         let st = lock(&s);
         (st.token.clone(), st.token_expired)
@@ -175,7 +198,18 @@ async fn graph(
         (st.phone_number_id.clone(), st.waba_id.clone())
     };
     match (&method, edge) {
+        (&Method::GET, None)
+            if id == phone_id && q("fields").as_deref() == Some("webhook_configuration") =>
+        {
+            routing::webhook_configuration(&s)
+        }
         (&Method::GET, None) if id == phone_id => phone_info(&s),
+        (&Method::POST, None) if id == phone_id => {
+            routing::set_number_override(&s, &json_body).await
+        }
+        (_, Some("subscribed_apps")) if id == waba_id => {
+            routing::subscribed_apps(&s, &method, &json_body).await
+        }
         (&Method::POST, Some("messages")) if id == phone_id => {
             let json_content = headers
                 .get("content-type")

@@ -4,13 +4,17 @@
 //! `messaging_product`, a template that does not exist in that language, is not approved, or gets
 //! the wrong number of parameters) with Meta's error codes and body shape; it can be told to fail
 //! (an expired token, bursts of 130429, 131050 for given numbers, slow answers); it records every
-//! request so a test can assert on exactly what was sent; and it posts signed status webhooks
-//! (sent, delivered, read, failed) to a receiver URL the way Meta does.
+//! request so a test can assert on exactly what was sent; it posts signed status webhooks
+//! (sent, delivered, read, failed) to a receiver URL the way Meta does; and it takes the webhook
+//! registration calls (`routing`), verifying each callback over HTTPS that trusts only a test
+//! certificate authority (`tls` makes one, and a TLS front that stands in for a tunnel).
 //!
 //! Rust tests start it in-process ([`FakeGraph::start`]); other suites run the `fake-graph`
 //! binary and steer it through `/_fake/…` (see `main.rs`). Test code, not product code.
 
 mod graph;
+pub mod routing;
+pub mod tls;
 mod webhooks;
 
 use std::collections::HashSet;
@@ -111,6 +115,9 @@ pub struct State {
     /// The `to` of every send the fake accepted (200), in order.
     pub accepted: Vec<String>,
     pub next_id: u64,
+    /// Where webhooks go, as set through the registration APIs.
+    #[serde(default)]
+    pub routing: routing::Routing,
 }
 
 impl Default for State {
@@ -132,6 +139,7 @@ impl Default for State {
             requests: Vec::new(),
             accepted: Vec::new(),
             next_id: 1,
+            routing: routing::Routing::default(),
         }
     }
 }
@@ -201,6 +209,17 @@ impl FakeGraph {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.state().requests.clone()
+    }
+
+    /// Posts a signed webhook of `field` where Meta would route it now (see [`routing`]).
+    pub fn emit(&self, field: &str, value: Value) -> Value {
+        let state = self.state.clone();
+        let field = field.to_string();
+        let rt = self
+            ._runtime
+            .as_ref()
+            .expect("an in-process fake has its runtime");
+        rt.block_on(async move { routing::emit(&state, &field, value).await })
     }
 }
 

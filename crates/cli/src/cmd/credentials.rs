@@ -19,11 +19,13 @@ pub fn run(mut ctx: Ctx, cmd: CredentialsCmd) -> CliResult {
             access_token,
             app_secret,
             verify_token,
+            ngrok,
         } => {
             let chosen: Vec<SecretKind> = [
                 (access_token, SecretKind::AccessToken),
                 (app_secret, SecretKind::AppSecret),
                 (verify_token, SecretKind::VerifyToken),
+                (ngrok, SecretKind::NgrokAuthtoken),
             ]
             .into_iter()
             .filter_map(|(on, k)| on.then_some(k))

@@ -9,6 +9,7 @@ pub mod optouts;
 pub mod receiver;
 pub mod signups;
 pub mod templates;
+pub mod webhook;
 
 use std::path::PathBuf;
 

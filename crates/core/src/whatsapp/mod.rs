@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod retry;
+pub mod subscriptions;
 pub mod types;
 
 use std::time::Duration;
@@ -69,6 +70,7 @@ impl GraphConfig {
     }
 }
 
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     config: GraphConfig,
@@ -131,11 +133,25 @@ impl Client {
         body: Option<&Value>,
         idempotent: bool,
     ) -> Result<T, ClientError> {
+        self.call_as(&self.token, method, path, query, body, idempotent)
+            .await
+    }
+
+    /// [`Client::call`] with another token (the app access token, for the app's own settings).
+    async fn call_as<T: DeserializeOwned>(
+        &self,
+        token: &Secret,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        idempotent: bool,
+    ) -> Result<T, ClientError> {
         let url = self.url(path);
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let result = self.once(method.clone(), &url, query, body).await;
+            let result = self.once(token, method.clone(), &url, query, body).await;
             match result {
                 Ok(v) => return Ok(v),
                 Err(e) if self.retry.should_retry(&e, attempts, idempotent) => {
@@ -148,6 +164,7 @@ impl Client {
 
     async fn once<T: DeserializeOwned>(
         &self,
+        token: &Secret,
         method: Method,
         url: &str,
         query: &[(&str, &str)],
@@ -156,7 +173,7 @@ impl Client {
         let mut req = self
             .http
             .request(method, url)
-            .bearer_auth(self.token.expose())
+            .bearer_auth(token.expose())
             .query(query);
         if let Some(b) = body {
             req = req.json(b);
