@@ -146,6 +146,12 @@ fn processing_loop(
                 report.failed
             );
         }
+        if report.failed_parts > 0 {
+            eprintln!(
+                "optdesk: {} parts of webhook bodies could not be applied (the rest of each body was); see `optdesk inbox list`",
+                report.failed_parts
+            );
+        }
         let _ = wake.recv_timeout(Duration::from_millis(500));
     }
 }

@@ -2,6 +2,8 @@
 //! environment each suite gives it, and helpers that say what went wrong when a command fails.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{Command, Output};
