@@ -35,6 +35,9 @@ const COMMANDS: &[&str] = &[
     "backup_now",
     "signup_create",
     "signups_list",
+    "webhook_status",
+    "webhook_connect",
+    "webhook_disconnect",
 ];
 
 fn main() {

@@ -13,6 +13,8 @@ use crate::error::{AppError, AppResult, Kind};
 
 struct Running {
     port: u16,
+    /// The public base URL the mode opened (a tunnel's, or public_url), if any.
+    public_url: Option<String>,
     stop: oneshot::Sender<()>,
     /// Set when the receiver ended by itself (the port was taken, the database failed).
     failed: Arc<Mutex<Option<String>>>,
@@ -27,6 +29,8 @@ pub struct ReceiverStatus {
     pub running: bool,
     pub port: Option<u16>,
     pub url: Option<String>,
+    /// Where Meta reaches it (`webhook_mode`): a tunnel's address or public_url.
+    pub public_url: Option<String>,
     /// Why it stopped on its own, if it did.
     pub error: Option<String>,
 }
@@ -45,6 +49,7 @@ impl Slot {
                     running: error.is_none(),
                     port: Some(r.port),
                     url: Some(format!("http://127.0.0.1:{}/webhook", r.port)),
+                    public_url: r.public_url.clone(),
                     error,
                 }
             }
@@ -52,6 +57,7 @@ impl Slot {
                 running: false,
                 port: None,
                 url: None,
+                public_url: None,
                 error: None,
             },
         }
@@ -73,6 +79,7 @@ impl Slot {
                     )
                 })
         };
+        let (opened, told) = oneshot::channel::<Option<String>>();
         let config = Config {
             listen: ([127, 0, 0, 1], port).into(),
             db: core.database().clone(),
@@ -83,7 +90,7 @@ impl Slot {
                 core.database().open()?.conn(),
                 core.secrets(),
             )?),
-            opened: None,
+            opened: Some(opened),
         };
         // Bind here, so a taken port is an error the owner sees now, not later.
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -111,7 +118,27 @@ impl Slot {
                 *report.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
             }
         });
-        *self.lock() = Some(Running { port, stop, failed });
+        // Wait for the public side (a tunnel takes a moment, and may fail with its reason).
+        let public_url = match tokio::time::timeout(std::time::Duration::from_secs(15), told).await
+        {
+            Ok(Ok(url)) => url,
+            _ => {
+                // The receiver ended before opening it: give its reason a moment to arrive.
+                for _ in 0..50 {
+                    if let Some(e) = failed.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+                        return Err(AppError::new(Kind::Invalid, e));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                None
+            }
+        };
+        *self.lock() = Some(Running {
+            port,
+            public_url,
+            stop,
+            failed,
+        });
         Ok(self.status())
     }
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 use optdesk_core::settings;
 use optdesk_core::store::{Database, DbKey};
 use optdesk_e2e::app;
-use optdesk_fake_graph::{sign, FakeGraph, FakeTemplate, PHONE_NUMBER_ID, TOKEN, WABA_ID};
+use optdesk_fake_graph::tls::{TestCa, TlsFront};
+use optdesk_fake_graph::{FakeGraph, FakeTemplate, PHONE_NUMBER_ID, TOKEN, WABA_ID};
 use serde_json::json;
 
 const APP_SECRET: &str = "e2e-app-secret";
@@ -45,6 +46,13 @@ fn the_shop_owner_runs_the_day_from_the_window() {
     let key = DbKey::generate().unwrap();
     let db = Database::new(dir.path().join("optdesk.sqlite3"), key.clone());
     let fake = FakeGraph::start();
+    // HTTPS for the webhook path: a test certificate authority that the fake's verifier (Meta)
+    // and the app both trust, and a TLS front (the tunnel's stand-in) once the port is known.
+    let ca = TestCa::new();
+    let ca_file = dir.path().join("test-ca.pem");
+    ca.write_pem(&ca_file).unwrap();
+    fake.state().routing.app_secret = APP_SECRET.into();
+    fake.state().routing.trusted_ca_pem = Some(ca.ca_pem.clone());
     fake.state().add_template(FakeTemplate::approved(
         "summer_sale",
         "en_GB",
@@ -74,6 +82,7 @@ fn the_shop_owner_runs_the_day_from_the_window() {
         ("OPTDESK_VERIFY_TOKEN", "e2e-verify".to_string()),
         ("HOME", home.clone()),
         ("XDG_DATA_HOME", home),
+        ("SSL_CERT_FILE", ca_file.to_string_lossy().into_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -240,21 +249,60 @@ fn the_shop_owner_runs_the_day_from_the_window() {
     .unwrap();
     shot(s, "6-settings");
 
-    // Carla replies STOP; the embedded receiver opts her out and confirms once.
-    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [{"field": "messages",
-        "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "447911123400", "phone_number_id": PHONE_NUMBER_ID},
+    // Connect webhooks: one button. Until then the header says so in words.
+    s.wait("[data-testid=not-receiving]", wait).unwrap();
+    let front = TlsFront::start(&ca, ([127, 0, 0, 1], port).into(), None);
+    s.wait("[data-testid=connect-card][data-ready=true]", wait)
+        .unwrap();
+    s.click_css("[data-mode=manual]").unwrap();
+    s.set_value("[data-testid=public-url]", &front.url).unwrap();
+    s.click_css("[data-testid=connect]").unwrap();
+    let routes = s
+        .wait_text("[data-testid=routes]", Duration::from_secs(30), |t| {
+            t.contains("✓")
+        })
+        .unwrap();
+    assert!(
+        !routes.contains("✗"),
+        "every kind of event reaches OptDesk: {routes}"
+    );
+    let app = fake
+        .state()
+        .routing
+        .app_callback
+        .clone()
+        .expect("the app's callback set");
+    assert_eq!(app.url, format!("{}/webhook", front.url));
+    s.wait_text("[data-testid=test-step]", wait, |t| {
+        t.contains("send \"test\"")
+    })
+    .unwrap();
+    let gone = (0..40).any(|_| {
+        std::thread::sleep(Duration::from_millis(250));
+        s.find_all("[data-testid=not-receiving]")
+            .map(|v| v.is_empty())
+            .unwrap_or(false)
+    });
+    assert!(gone, "the header no longer says 'Not receiving opt-outs'");
+
+    // Carla replies STOP; Meta (the fake) routes it through the registered callback and the
+    // tunnel to the embedded receiver, which opts her out and confirms once.
+    let value = json!({"messaging_product": "whatsapp", "metadata": {"display_phone_number": "447911123400", "phone_number_id": PHONE_NUMBER_ID},
                   "contacts": [{"profile": {"name": "Carla"}, "wa_id": "447911100003"}],
-                  "messages": [{"from": "447911100003", "id": "wamid.E2ESTOP", "timestamp": now(), "type": "text", "text": {"body": "Stop"}}]}}]}]})
-    .to_string();
-    let status = reqwest::blocking::Client::new()
-        .post(format!("http://127.0.0.1:{port}/webhook"))
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", sign(APP_SECRET, body.as_bytes()))
-        .body(body)
-        .send()
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
+                  "messages": [{"from": "447911100003", "id": "wamid.E2ESTOP", "timestamp": now(), "type": "text", "text": {"body": "Stop"}}]});
+    let sent = fake.emit("messages", value);
+    assert_eq!(sent["status"], 200, "{sent}");
+    assert_eq!(sent["delivered_to"], app.url.as_str());
+    s.wait_text("[data-testid=test-step]", Duration::from_secs(20), |t| {
+        t.contains("arrived")
+    })
+    .unwrap();
+    s.script(
+        "document.querySelector('[data-testid=routes]').scrollIntoView({block: 'center'})",
+        json!([]),
+    )
+    .unwrap();
+    shot(s, "7-connect");
     s.click_css("button[data-place=Opt-outs]").unwrap();
     let table = s
         .wait_text("[data-testid=optouts]", Duration::from_secs(20), |t| {

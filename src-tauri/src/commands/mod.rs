@@ -7,6 +7,7 @@ mod import;
 mod optouts;
 mod settings;
 mod templates;
+mod webhooks;
 
 pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static
 {
@@ -43,5 +44,8 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         settings::backup_now,
         settings::signup_create,
         settings::signups_list,
+        webhooks::webhook_status,
+        webhooks::webhook_connect,
+        webhooks::webhook_disconnect,
     ]
 }

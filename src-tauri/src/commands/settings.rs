@@ -27,6 +27,12 @@ pub struct AppStatus {
     pub review_open: usize,
     pub contacts: i64,
     pub database: String,
+    /// Meta's routing was read back and customers' messages and "Stop marketing" both reach
+    /// this OptDesk, with no change made elsewhere since: until then the header says
+    /// "Not receiving opt-outs".
+    pub webhook_confirmed: bool,
+    /// A change to the routing made outside OptDesk, in a sentence (a banner).
+    pub webhook_drift: Option<String>,
 }
 
 #[tauri::command]
@@ -39,7 +45,11 @@ pub async fn app_status(desk: State<'_, Desk>) -> AppResult<AppStatus> {
         .unwrap_or(false);
     let store = desk.core.store();
     let conn = store.conn();
+    let hooks = optdesk_core::reachability::state::load(conn)?;
     Ok(AppStatus {
+        webhook_confirmed: hooks.drift.is_none()
+            && hooks.routing.as_ref().is_some_and(|r| r.confirmed()),
+        webhook_drift: hooks.drift,
         business_name: settings::get(conn, "business_name")?,
         connected: token && settings::get(conn, "phone_number_id")?.is_some(),
         receiver: desk.receiver.status(),

@@ -9,4 +9,14 @@ connected: boolean, receiver: ReceiverStatus,
 /**
  * When the last webhook arrived: the "offline since" the banner shows.
  */
-lastEventAt: string | null, reviewOpen: number, contacts: number, database: string, };
+lastEventAt: string | null, reviewOpen: number, contacts: number, database: string, 
+/**
+ * Meta's routing was read back and customers' messages and "Stop marketing" both reach
+ * this OptDesk, with no change made elsewhere since: until then the header says
+ * "Not receiving opt-outs".
+ */
+webhookConfirmed: boolean, 
+/**
+ * A change to the routing made outside OptDesk, in a sentence (a banner).
+ */
+webhookDrift: string | null, };

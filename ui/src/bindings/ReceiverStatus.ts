@@ -2,6 +2,10 @@
 
 export type ReceiverStatus = { running: boolean, port: number | null, url: string | null, 
 /**
+ * Where Meta reaches it (`webhook_mode`): a tunnel's address or public_url.
+ */
+public_url: string | null, 
+/**
  * Why it stopped on its own, if it did.
  */
 error: string | null, };

@@ -29,6 +29,8 @@ import type { SyncReport } from "../bindings/SyncReport";
 import type { Topic } from "../bindings/Topic";
 import type { Week } from "../bindings/Week";
 import type { AppError } from "../bindings/AppError";
+import type { Outcome } from "../bindings/Outcome";
+import type { Status } from "../bindings/Status";
 
 export type { AppError };
 
@@ -66,6 +68,11 @@ export interface Backend {
   backupNow(): Promise<Backups>;
   signupCreate(label: string, topic: Topic): Promise<SignUp>;
   signupsList(): Promise<Source[]>;
+  /** Where each kind of event goes; `live` asks Meta, else what OptDesk last saw. */
+  webhookStatus(live: boolean): Promise<Status>;
+  /** The Connect button; "ask" stops when another system holds the callback. */
+  webhookConnect(choice: "ask" | "replace" | "number_only"): Promise<Outcome>;
+  webhookDisconnect(): Promise<string[]>;
   onBroadcastProgress(cb: (p: BroadcastProgress) => void): Promise<() => void>;
   onImportProgress(cb: (p: ImportProgress) => void): Promise<() => void>;
 }

@@ -10,8 +10,9 @@ export function fakeBackend(rows: Row[]): Backend & { calls: [string, unknown][]
     calls,
     appStatus: async () => ({
       businessName: "Bakery Sol", connected: false,
-      receiver: { running: false, port: null, url: null, error: null },
+      receiver: { running: false, port: null, url: null, public_url: null, error: null },
       lastEventAt: null, reviewOpen: 0, contacts: data.length, database: "/tmp/fake",
+      webhookConfirmed: false, webhookDrift: null,
     }),
     contactsList: async () => data.slice(),
     contactDetail: unused,
@@ -32,6 +33,7 @@ export function fakeBackend(rows: Row[]): Backend & { calls: [string, unknown][]
     settingsSet: unused, secretsStatus: async () => [], secretSet: unused, connectionTest: unused,
     receiverStart: unused, receiverStop: unused, auditRun: async () => [], backupNow: unused,
     signupCreate: unused, signupsList: async () => [],
+    webhookStatus: unused, webhookConnect: unused, webhookDisconnect: unused,
     onBroadcastProgress: async () => () => {},
     onImportProgress: async () => () => {},
   };

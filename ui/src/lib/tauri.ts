@@ -49,6 +49,9 @@ export const tauriBackend: Backend = {
   backupNow: () => invoke("backup_now"),
   signupCreate: (label, topic) => invoke("signup_create", { label, topic }),
   signupsList: () => invoke("signups_list"),
+  webhookStatus: (live) => invoke("webhook_status", { live }),
+  webhookConnect: (choice) => invoke("webhook_connect", { choice }),
+  webhookDisconnect: () => invoke("webhook_disconnect"),
   onBroadcastProgress: (cb) => listen("broadcast-progress", (e) => cb(e.payload as never)),
   onImportProgress: (cb) => listen("import-progress", (e) => cb(e.payload as never)),
 };
