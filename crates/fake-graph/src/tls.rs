@@ -102,6 +102,8 @@ impl TlsFront {
         runtime.spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let acceptor = acceptor.clone();
+                // No Nagle: small requests and answers must not wait for a delayed ACK.
+                let _ = tcp.set_nodelay(true);
                 tokio::spawn(async move {
                     let Ok(mut tls) = acceptor.accept(tcp).await else {
                         return; // a client that does not trust the CA hangs up here
@@ -115,6 +117,7 @@ impl TlsFront {
                         let _ = tls.shutdown().await;
                         return;
                     };
+                    let _ = upstream.set_nodelay(true);
                     let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
                 });
             }

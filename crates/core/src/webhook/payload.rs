@@ -8,6 +8,8 @@
 //! given one made from a hash of its content, so a redelivery is still recognised; a change
 //! without `field` that carries messages or statuses is read as `messages`.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -20,22 +22,24 @@ use crate::whatsapp::GraphError;
 pub struct Part {
     pub path: String,
     pub kind: PartKind,
-    /// The body's envelope around this part alone: what is kept for a retry when it fails.
-    pub context: Context,
+    /// The change this part came in (shared by its parts): what is kept, with `raw`, for a
+    /// retry when the part fails.
+    pub envelope: Arc<Envelope>,
+    /// Which array of the change's value the part came from (`messages`, `statuses`…), or none
+    /// when the part is the whole value (template updates).
+    pub array: Option<&'static str>,
+    /// The part as it came.
+    pub raw: Value,
 }
 
 /// The envelope a part came in: enough to rebuild a one-part body.
 #[derive(Debug, Clone, Default)]
-pub struct Context {
+pub struct Envelope {
     pub object: Option<Value>,
     pub entry_id: Option<Value>,
     pub field: Option<String>,
     /// The change's value without its arrays of parts (metadata and contacts stay).
     pub value: Map<String, Value>,
-    /// Which array of the value the part came from (`messages`, `statuses`…), or none when the
-    /// part is the whole value (template updates).
-    pub array: Option<&'static str>,
-    pub raw: Value,
 }
 
 #[derive(Debug, Clone)]
@@ -213,16 +217,19 @@ pub struct Unreadable(pub String);
 pub fn parts(body: &[u8]) -> Result<Vec<Part>, Unreadable> {
     let root: Value = serde_json::from_slice(body)
         .map_err(|e| Unreadable(format!("the body is not JSON: {e}")))?;
-    let Value::Object(root) = root else {
+    let Value::Object(mut root) = root else {
         return Err(Unreadable("the body is not a JSON object".into()));
     };
     let object = root.get("object").cloned();
     let mut out = Vec::new();
-    for (e, entry) in array(root.get("entry")).iter().enumerate() {
+    for (e, mut entry) in owned_array(root.remove("entry")).into_iter().enumerate() {
         let entry_id = entry.get("id").cloned();
-        for (c, change) in array(entry.get("changes")).iter().enumerate() {
+        let changes = owned_array(entry.as_object_mut().and_then(|m| m.remove("changes")));
+        for (c, mut change) in changes.into_iter().enumerate() {
             let path = format!("entry[{e}].changes[{c}]");
-            let Some(value) = change.get("value").and_then(Value::as_object) else {
+            let Some(Value::Object(mut value)) =
+                change.as_object_mut().and_then(|m| m.remove("value"))
+            else {
                 continue; // nothing to read (and nothing of OptDesk's business)
             };
             let field = string(change.get("field")).or_else(|| {
@@ -231,29 +238,33 @@ pub fn parts(body: &[u8]) -> Result<Vec<Part>, Unreadable> {
                     .any(|k| value.contains_key(*k))
                     .then(|| "messages".to_string())
             });
-            let mut ctx = Context {
-                object: object.clone(),
-                entry_id: entry_id.clone(),
-                field: field.clone(),
-                value: value.clone(),
-                array: None,
-                raw: Value::Null,
-            };
-            for k in ["messages", "statuses", "user_preferences"] {
-                ctx.value.remove(k);
-            }
             match field.as_deref() {
                 Some("messages") | Some("user_preferences") => {
-                    read_messages_value(&mut out, &path, value, &ctx)
+                    let arrays = ["messages", "statuses", "user_preferences"]
+                        .map(|k| owned_array(value.remove(k)));
+                    let envelope = Arc::new(Envelope {
+                        object: object.clone(),
+                        entry_id: entry_id.clone(),
+                        field,
+                        value,
+                    });
+                    read_messages_value(&mut out, &path, arrays, &envelope);
                 }
-                Some("message_template_status_update") => out.push(Part {
-                    path: path.clone(),
-                    kind: template_status(value),
-                    context: Context {
-                        raw: Value::Object(value.clone()),
-                        ..ctx
-                    },
-                }),
+                Some("message_template_status_update") => {
+                    let kind = template_status(&value);
+                    out.push(Part {
+                        path,
+                        kind,
+                        envelope: Arc::new(Envelope {
+                            object: object.clone(),
+                            entry_id: entry_id.clone(),
+                            field,
+                            value: Map::new(),
+                        }),
+                        array: None,
+                        raw: Value::Object(value),
+                    })
+                }
                 _ => {} // echoes, account updates, quality… not this receiver's business
             }
         }
@@ -261,30 +272,44 @@ pub fn parts(body: &[u8]) -> Result<Vec<Part>, Unreadable> {
     Ok(out)
 }
 
-fn read_messages_value(out: &mut Vec<Part>, path: &str, value: &Map<String, Value>, ctx: &Context) {
-    let contacts: Vec<WaContact> = array(value.get("contacts"))
+fn owned_array(v: Option<Value>) -> Vec<Value> {
+    match v {
+        Some(Value::Array(a)) => a,
+        _ => Vec::new(),
+    }
+}
+
+fn read_messages_value(
+    out: &mut Vec<Part>,
+    path: &str,
+    arrays: [Vec<Value>; 3],
+    envelope: &Arc<Envelope>,
+) {
+    let contacts: Vec<WaContact> = array(envelope.value.get("contacts"))
         .iter()
-        .filter_map(|c| serde_json::from_value(c.clone()).ok())
+        .filter_map(|c| WaContact::deserialize(c).ok())
         .collect();
-    let mut push = |array_name: &'static str, i: usize, raw: &Value, kind: PartKind| {
+    let [messages, statuses, preferences] = arrays;
+    let mut push = |array_name: &'static str, i: usize, raw: Value, kind: PartKind| {
         out.push(Part {
             path: format!("{path}.value.{array_name}[{i}]"),
             kind,
-            context: Context {
-                array: Some(array_name),
-                raw: raw.clone(),
-                ..ctx.clone()
-            },
+            envelope: envelope.clone(),
+            array: Some(array_name),
+            raw,
         })
     };
-    for (i, m) in array(value.get("messages")).iter().enumerate() {
-        push("messages", i, m, message(m, &contacts));
+    for (i, m) in messages.into_iter().enumerate() {
+        let kind = message(&m, &contacts);
+        push("messages", i, m, kind);
     }
-    for (i, s) in array(value.get("statuses")).iter().enumerate() {
-        push("statuses", i, s, status(s));
+    for (i, s) in statuses.into_iter().enumerate() {
+        let kind = status(&s);
+        push("statuses", i, s, kind);
     }
-    for (i, p) in array(value.get("user_preferences")).iter().enumerate() {
-        push("user_preferences", i, p, preference(p));
+    for (i, p) in preferences.into_iter().enumerate() {
+        let kind = preference(&p);
+        push("user_preferences", i, p, kind);
     }
 }
 
@@ -308,9 +333,15 @@ fn message(raw: &Value, contacts: &[WaContact]) -> PartKind {
         .unwrap_or("unknown")
         .to_string()
     });
-    let mut typed = obj.clone();
-    typed.insert("type".into(), Value::String(kind.clone()));
-    let content = match Content::deserialize(Value::Object(typed)) {
+    // Read in place; only a message without `type` is copied to add the one inferred.
+    let parsed = if obj.contains_key("type") {
+        Content::deserialize(raw)
+    } else {
+        let mut typed = obj.clone();
+        typed.insert("type".into(), Value::String(kind.clone()));
+        Content::deserialize(Value::Object(typed))
+    };
+    let content = match parsed {
         Ok(c) => c,
         Err(e) => return PartKind::Bad(format!("a {kind} message cannot be read: {e}")),
     };
@@ -416,14 +447,14 @@ fn template_status(v: &Map<String, Value>) -> PartKind {
 
 /// Rebuilds a body holding just this part, in its envelope: what a failed part is kept as.
 pub fn one_part_body(part: &Part) -> Vec<u8> {
-    let c = &part.context;
+    let c = &part.envelope;
     let mut value = c.value.clone();
-    match c.array {
+    match part.array {
         Some(a) => {
-            value.insert(a.into(), Value::Array(vec![c.raw.clone()]));
+            value.insert(a.into(), Value::Array(vec![part.raw.clone()]));
         }
         None => {
-            if let Value::Object(m) = &c.raw {
+            if let Value::Object(m) = &part.raw {
                 value = m.clone();
             }
         }

@@ -99,14 +99,14 @@ pub fn process_batch(store: &mut Store, p: &Processor, report: &mut ProcessRepor
     // encrypted and MACed), one savepoint per body.
     store.with_tx(|tx| {
         for (id, received_at, body) in &batch {
-            tx.execute_batch("SAVEPOINT body")?;
+            tx.prepare_cached("SAVEPOINT body")?.execute([])?;
             match handle_body(tx, p, *id, received_at, body) {
                 Ok(failed_parts) => {
                     tx.prepare_cached(
                         "UPDATE inbox SET processed_at = ?1, error = NULL WHERE id = ?2",
                     )?
                     .execute(params![time::to_db(&time::now()), id])?;
-                    tx.execute_batch("RELEASE body")?;
+                    tx.prepare_cached("RELEASE body")?.execute([])?;
                     report.processed += 1;
                     report.failed_parts += failed_parts;
                 }
@@ -144,11 +144,19 @@ fn handle_body(
     body: &[u8],
 ) -> Result<u64> {
     let parts = payload::parts(body).map_err(|e| Error::invalid(e.0))?;
+    if let [only] = parts.as_slice() {
+        // One part (most webhooks: one status): the body's own savepoint isolates it.
+        return handle_part(tx, p, inbox_id, only)
+            .map(|()| 0)
+            .map_err(|e| Error::invalid(format!("{e} (at {})", only.path)));
+    }
     let mut failed: Vec<(&Part, String)> = Vec::new();
     for part in &parts {
-        tx.execute_batch("SAVEPOINT part")?;
+        tx.prepare_cached("SAVEPOINT part")?.execute([])?;
         match handle_part(tx, p, inbox_id, part) {
-            Ok(()) => tx.execute_batch("RELEASE part")?,
+            Ok(()) => {
+                tx.prepare_cached("RELEASE part")?.execute([])?;
+            }
             Err(e) => {
                 tx.execute_batch("ROLLBACK TO part; RELEASE part")?;
                 failed.push((part, e.to_string()));
@@ -174,7 +182,7 @@ fn handle_body(
         .execute(params![
             received_at,
             one,
-            part.context.array == Some("messages"),
+            part.array == Some("messages"),
             inbox_id,
             format!("{error} (at {})", part.path)
         ])?;
