@@ -65,3 +65,21 @@ fn a_stop_is_processed_before_a_flood_of_statuses_that_came_first() {
     let report = process::process_pending(&mut d.store, &p).unwrap();
     assert_eq!((report.processed, report.failed), (51, 0));
 }
+
+#[test]
+fn the_audit_says_when_this_clock_is_behind_whatsapps() {
+    let mut d = common::db();
+    d.add("+447911123456");
+    // A message stamped five minutes in the future arrives now: this PC's clock is behind.
+    let ahead = (optdesk_core::time::now().timestamp() + 300).to_string();
+    let body = value(json!({"contacts": [{"wa_id": "447911123456"}],
+        "messages": [{"from": "447911123456", "id": "wamid.CLOCK", "timestamp": ahead, "type": "text", "text": {"body": "hello"}}]}));
+    webhook::store_in_inbox(&mut d.store, &body).unwrap();
+    let p = process::Processor::from_settings(d.store.conn()).unwrap();
+    process::process_pending(&mut d.store, &p).unwrap();
+    let checks = optdesk_core::audit::run(&d.store).unwrap();
+    let clock = checks.iter().find(|c| c.name == "clock").unwrap();
+    assert!(!clock.ok, "{clock:?}");
+    assert!(clock.finding.contains("behind WhatsApp's"), "{clock:?}");
+    assert!(clock.action.as_deref().unwrap().contains("NTP"));
+}

@@ -300,3 +300,43 @@ fn no_secret_in_debug_output_errors_or_serialised_responses() {
     assert!(matches!(net, ClientError::Network { .. }), "{net:?}");
     assert!(!format!("{net}").contains(token) && !format!("{net:?}").contains(token));
 }
+
+#[test]
+fn where_template_events_go_elsewhere_they_are_read_from_meta_instead() {
+    let fake = FakeGraph::start();
+    fake.state().add_template(FakeTemplate::approved(
+        "autumn_offer",
+        "en_GB",
+        "MARKETING",
+        0,
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let key = optdesk_core::store::DbKey::generate().unwrap();
+    let mut store = optdesk_core::Store::open(dir.path().join("db"), &key).unwrap();
+    let client = optdesk_core::whatsapp::Client::new(
+        optdesk_core::whatsapp::GraphConfig {
+            base_url: fake.url.clone(),
+            version: "v25.0".into(),
+            phone_number_id: Some(PHONE_NUMBER_ID.into()),
+            waba_id: Some(WABA_ID.into()),
+        },
+        Secret::new(TOKEN),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(optdesk_core::reachability::connect::poll_instead(
+        &mut store, &client,
+    ))
+    .unwrap();
+    let t = optdesk_core::templates::list(store.conn()).unwrap();
+    assert_eq!((t.len(), t[0].status.as_str()), (1, "APPROVED"));
+    assert_eq!(
+        optdesk_core::settings::get(store.conn(), "messaging_limit")
+            .unwrap()
+            .as_deref(),
+        Some("TIER_2K")
+    );
+}

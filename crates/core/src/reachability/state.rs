@@ -183,3 +183,63 @@ pub fn record_test_asked(conn: &Connection) -> Result<String> {
     )?;
     Ok(now)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_tunnels_count_starts_again_each_month() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::Store::open(
+            dir.path().join("db"),
+            &crate::store::DbKey::generate().unwrap(),
+        )
+        .unwrap();
+        let c = store.conn();
+        let nov = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 30, 23, 0, 0)
+            .unwrap();
+        assert_eq!(add_tunnel_requests(c, 10, &nov).unwrap(), 10);
+        assert_eq!(add_tunnel_requests(c, 5, &nov).unwrap(), 15);
+        let dec = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 1).unwrap();
+        assert_eq!(add_tunnel_requests(c, 3, &dec).unwrap(), 3, "a new month");
+        assert_eq!(load(c).unwrap().tunnel_month.as_deref(), Some("2026-12"));
+    }
+
+    #[test]
+    fn registration_and_drift_are_kept_until_connected_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::Store::open(
+            dir.path().join("db"),
+            &crate::store::DbKey::generate().unwrap(),
+        )
+        .unwrap();
+        let c = store.conn();
+        record_registration(
+            c,
+            Level::Number,
+            "https://shop/webhook",
+            Some("https://crm/hook"),
+            None,
+        )
+        .unwrap();
+        record_check(c, Some("changed")).unwrap();
+        let k = load(c).unwrap();
+        assert_eq!(
+            k.registered,
+            Some((Level::Number, "https://shop/webhook".into()))
+        );
+        assert_eq!(k.previous_app_url.as_deref(), Some("https://crm/hook"));
+        assert_eq!(k.drift.as_deref(), Some("changed"));
+        record_registration(c, Level::App, "https://shop/webhook", None, None).unwrap();
+        assert_eq!(
+            load(c).unwrap().drift,
+            None,
+            "connecting again clears the banner"
+        );
+        clear_registration(c).unwrap();
+        assert_eq!(load(c).unwrap().registered, None);
+    }
+}
