@@ -279,6 +279,7 @@ async fn housekeeping_loop(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mode = reach.mode().as_str();
+    let mut warned = false;
     loop {
         let stopping = tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(15)) => false,
@@ -286,10 +287,28 @@ async fn housekeeping_loop(
         };
         let carried = reach.take_requests();
         if carried > 0 {
-            if let Err(e) =
-                reachability::state::add_tunnel_requests(store.conn(), carried, &crate::time::now())
-            {
-                eprintln!("optdesk: counting the tunnel's requests: {e}");
+            match reachability::state::add_tunnel_requests(
+                store.conn(),
+                carried,
+                &crate::time::now(),
+            ) {
+                Ok(month) => {
+                    let quota = crate::settings::get(store.conn(), "ngrok_monthly_requests")
+                        .ok()
+                        .flatten()
+                        .and_then(|q| q.parse().ok())
+                        .unwrap_or(0);
+                    // Said once when the month's count passes 80%, again after a new month.
+                    match reachability::ngrok::quota_warning(month, quota) {
+                        Some(w) if !warned => {
+                            eprintln!("optdesk: {w}");
+                            warned = true;
+                        }
+                        None => warned = false,
+                        _ => {}
+                    }
+                }
+                Err(e) => eprintln!("optdesk: counting the tunnel's requests: {e}"),
             }
         }
         let known = reachability::state::load(store.conn()).ok();
