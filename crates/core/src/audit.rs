@@ -85,7 +85,8 @@ pub fn run(store: &Store) -> Result<Vec<Check>> {
         "SELECT count(*) FROM broadcast_recipients r JOIN broadcasts b ON b.id = r.broadcast_id
          JOIN contacts c ON c.id = r.contact_id
          WHERE r.state = 'queued' AND b.state NOT IN ('finished', 'cancelled')
-           AND (c.marketing = 'opted_out' AND b.category = 'MARKETING' OR c.utility = 'opted_out' AND b.category <> 'MARKETING')",
+           AND (c.marketing = 'opted_out' AND upper(b.category) NOT IN ('UTILITY', 'AUTHENTICATION')
+                OR c.utility = 'opted_out' AND upper(b.category) IN ('UTILITY', 'AUTHENTICATION'))",
     )?;
     out.push(check(
         "queued_after_opt_out",

@@ -105,6 +105,18 @@ text_enum! {
     Category { Marketing => "marketing", Utility => "utility" }
 }
 
+impl Category {
+    /// How a WhatsApp template category is gated. UTILITY and AUTHENTICATION need only no
+    /// opt-out; MARKETING — and any category OptDesk does not know (Meta adds them) — needs an
+    /// opt-in on record: an unknown category fails to the strict side, never to "send".
+    pub fn of_template(category: &str) -> Category {
+        match category.trim().to_ascii_uppercase().as_str() {
+            "UTILITY" | "AUTHENTICATION" => Category::Utility,
+            _ => Category::Marketing,
+        }
+    }
+}
+
 impl Topic {
     pub fn subject(self) -> Subject {
         match self {
@@ -191,6 +203,20 @@ impl fmt::Display for EventId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_template_categories_are_gated_as_marketing() {
+        assert_eq!(Category::of_template("MARKETING"), Category::Marketing);
+        assert_eq!(Category::of_template("UTILITY"), Category::Utility);
+        assert_eq!(Category::of_template("authentication"), Category::Utility);
+        for unknown in ["MARKETING_LITE", "PROMOTION", "", "utlity"] {
+            assert_eq!(
+                Category::of_template(unknown),
+                Category::Marketing,
+                "{unknown:?}"
+            );
+        }
+    }
 
     #[test]
     fn text_forms_parse_back_leniently() {

@@ -177,12 +177,10 @@ pub struct Broadcast {
 }
 
 impl Broadcast {
+    /// The gate's category for this broadcast's template: unknown categories are gated as
+    /// marketing (see [`Category::of_template`]).
     pub fn gate_category(&self) -> Category {
-        if self.category == "MARKETING" {
-            Category::Marketing
-        } else {
-            Category::Utility
-        }
+        Category::of_template(&self.category)
     }
 }
 
@@ -469,4 +467,40 @@ pub fn resolve_unknown(store: &mut Store, id: i64, resend: bool) -> Result<usize
         store.conn().execute("UPDATE broadcasts SET state = 'paused', updated_at = ?1 WHERE id = ?2 AND state = 'finished'", params![now, id])?;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod category_tests {
+    use super::*;
+
+    fn broadcast(category: &str) -> Broadcast {
+        Broadcast {
+            id: 1,
+            name: "b".into(),
+            template: "t".into(),
+            language: "en".into(),
+            category: category.into(),
+            params: BTreeMap::new(),
+            tags: Vec::new(),
+            override_reason: None,
+            state: "draft".into(),
+            pause_reason: None,
+            created_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_category_optdesk_does_not_know_is_gated_as_marketing() {
+        // Before: anything but "MARKETING" was gated as utility, which needs no opt-in.
+        assert_eq!(
+            broadcast("MARKETING_LITE").gate_category(),
+            Category::Marketing
+        );
+        assert_eq!(broadcast("marketing").gate_category(), Category::Marketing);
+        assert_eq!(broadcast("UTILITY").gate_category(), Category::Utility);
+        assert_eq!(
+            broadcast("AUTHENTICATION").gate_category(),
+            Category::Utility
+        );
+    }
 }

@@ -39,7 +39,9 @@ pub struct StoredTemplate {
 impl StoredTemplate {
     /// A marketing template still in use that offers no way to opt out.
     pub fn lacks_way_out(&self) -> bool {
-        self.category == "MARKETING" && !self.deleted && self.way_out.is_none()
+        crate::model::Category::of_template(&self.category) == crate::model::Category::Marketing
+            && !self.deleted
+            && self.way_out.is_none()
     }
 }
 
