@@ -185,30 +185,45 @@ impl Broadcast {
 }
 
 pub fn get(conn: &Connection, id: i64) -> Result<Broadcast> {
-    conn.query_row(
-        "SELECT id, name, template_name, language, category, params, audience_tags, override_reason,
-                state, pause_reason, created_at FROM broadcasts WHERE id = ?1",
-        [id],
-        |r| {
-            let params: String = r.get(5)?;
-            let tags: String = r.get(6)?;
-            Ok(Broadcast {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                template: r.get(2)?,
-                language: r.get(3)?,
-                category: r.get(4)?,
-                params: serde_json::from_str(&params).unwrap_or_default(),
-                tags: serde_json::from_str(&tags).unwrap_or_default(),
-                override_reason: r.get(7)?,
-                state: r.get(8)?,
-                pause_reason: r.get(9)?,
-                created_at: r.get(10)?,
-            })
-        },
-    )
-    .optional()?
-    .ok_or_else(|| Error::invalid(format!("there is no broadcast {id}")))
+    let row = conn
+        .query_row(
+            "SELECT id, name, template_name, language, category, params, audience_tags, override_reason,
+                    state, pause_reason, created_at FROM broadcasts WHERE id = ?1",
+            [id],
+            |r| {
+                let params: String = r.get(5)?;
+                let tags: String = r.get(6)?;
+                Ok((
+                    Broadcast {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        template: r.get(2)?,
+                        language: r.get(3)?,
+                        category: r.get(4)?,
+                        params: BTreeMap::new(),
+                        tags: Vec::new(),
+                        override_reason: r.get(7)?,
+                        state: r.get(8)?,
+                        pause_reason: r.get(9)?,
+                        created_at: r.get(10)?,
+                    },
+                    params,
+                    tags,
+                ))
+            },
+        )
+        .optional()?
+        .ok_or_else(|| Error::invalid(format!("there is no broadcast {id}")))?;
+    let (mut b, params, tags) = row;
+    // Stored JSON that cannot be read fails closed: an audience read as "none" would be everyone.
+    let unreadable = |what: &str, e: serde_json::Error| {
+        Error::invalid(format!(
+            "broadcast {id}'s stored {what} cannot be read ({e}); OptDesk will not send it, since it could reach people it was never meant for. Cancel it and create it again"
+        ))
+    };
+    b.params = serde_json::from_str(&params).map_err(|e| unreadable("parameters", e))?;
+    b.tags = serde_json::from_str(&tags).map_err(|e| unreadable("audience", e))?;
+    Ok(b)
 }
 
 pub fn policy(conn: &Connection) -> Result<Policy> {
@@ -487,6 +502,44 @@ mod category_tests {
             pause_reason: None,
             created_at: String::new(),
         }
+    }
+
+    #[test]
+    fn an_unreadable_stored_audience_or_parameters_refuse_instead_of_reaching_everyone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::Store::open(
+            dir.path().join("db"),
+            &crate::store::DbKey::generate().unwrap(),
+        )
+        .unwrap();
+        let c = store.conn();
+        c.execute(
+            "INSERT INTO broadcasts (id, name, template_name, language, category, params, audience_tags, state, created_at, updated_at)
+             VALUES (1, 'b', 't', 'en', 'MARKETING', '{}', '[\"vip\"]', 'draft', 'x', 'x')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(get(c, 1).unwrap().tags, vec!["vip".to_string()]);
+        // Damaged (by hand, a bug, a bad restore): before, it was read as "no tags" = everyone.
+        c.execute(
+            "UPDATE broadcasts SET audience_tags = '[\"vip\"' WHERE id = 1",
+            [],
+        )
+        .unwrap();
+        let e = get(c, 1).unwrap_err().to_string();
+        assert!(
+            e.contains("stored audience cannot be read") && e.contains("will not send"),
+            "{e}"
+        );
+        c.execute(
+            "UPDATE broadcasts SET audience_tags = '[]', params = 'not json' WHERE id = 1",
+            [],
+        )
+        .unwrap();
+        assert!(get(c, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("stored parameters cannot be read"));
     }
 
     #[test]
