@@ -113,6 +113,27 @@ fn http_client(ca: Option<&str>) -> Result<reqwest::Client, String> {
     b.build().map_err(|e| e.to_string())
 }
 
+/// Whether a URL's host is this machine (127.0.0.0/8, ::1, localhost).
+pub fn is_loopback(url: &str) -> bool {
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Meta's verification request, made before a set call answers. Err is the 2200 answer.
 async fn verify(s: &Shared, url: &str, token: &str) -> Result<(), Response> {
     let fail = |why: String| {
@@ -419,6 +440,11 @@ pub async fn emit(s: &Shared, field: &str, value: Value) -> Value {
     let Some(url) = dest else {
         return json!({"delivered_to": null, "reason": "no callback receives this field"});
     };
+    // Test support on a machine with no network: it says where Meta would deliver, and only
+    // ever sends to this machine.
+    if !is_loopback(&url) {
+        return json!({"delivered_to": url, "not_sent": "the fake delivers only to loopback addresses"});
+    }
     let body = json!({"object": "whatsapp_business_account",
         "entry": [{"id": waba, "changes": [{"field": field, "value": value}]}]});
     let text = escape_non_ascii(&body.to_string());
@@ -443,6 +469,16 @@ pub async fn emit(s: &Shared, field: &str, value: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_loopback_is_ever_called() {
+        assert!(is_loopback("https://127.0.0.1:4433/webhook"));
+        assert!(is_loopback("https://localhost/webhook"));
+        assert!(is_loopback("https://[::1]:8443/x"));
+        assert!(!is_loopback("https://crm.example/whatsapp-hook"));
+        assert!(!is_loopback("https://10.0.0.1/x"));
+        assert!(!is_loopback("https://127.0.0.1.evil.example/x"));
+    }
 
     #[test]
     fn precedence() {
