@@ -20,6 +20,25 @@ struct Running {
     failed: Arc<Mutex<Option<String>>>,
 }
 
+/// A secret the receiver or Connect cannot work without, or what to enter first.
+pub(crate) fn required_secret(
+    core: &Core,
+    kind: SecretKind,
+) -> AppResult<optdesk_core::secrets::Secret> {
+    core.secrets()
+        .get(kind)
+        .map_err(|e| AppError::new(Kind::NotConnected, e.to_string()))?
+        .ok_or_else(|| {
+            AppError::new(
+                Kind::NotConnected,
+                format!(
+                    "the {} is not saved yet; enter it under WhatsApp connection first",
+                    kind.label()
+                ),
+            )
+        })
+}
+
 #[derive(Default)]
 pub struct Slot(Mutex<Option<Running>>);
 
@@ -65,26 +84,12 @@ impl Slot {
 
     pub async fn start(&self, core: &Core, port: u16) -> AppResult<ReceiverStatus> {
         self.stop();
-        let secret = |kind: SecretKind| -> AppResult<_> {
-            core.secrets()
-                .get(kind)
-                .map_err(|e| AppError::new(Kind::NotConnected, e.to_string()))?
-                .ok_or_else(|| {
-                    AppError::new(
-                        Kind::NotConnected,
-                        format!(
-                            "the {} is not saved yet; enter it under WhatsApp connection first",
-                            kind.label()
-                        ),
-                    )
-                })
-        };
         let (opened, told) = oneshot::channel::<Option<String>>();
         let config = Config {
             listen: ([127, 0, 0, 1], port).into(),
             db: core.database().clone(),
-            app_secret: secret(SecretKind::AppSecret)?,
-            verify_token: secret(SecretKind::VerifyToken)?,
+            app_secret: required_secret(core, SecretKind::AppSecret)?,
+            verify_token: required_secret(core, SecretKind::VerifyToken)?,
             client: core.client().ok(),
             reach: Some(optdesk_core::reachability::endpoint::from_settings(
                 core.database().open()?.conn(),

@@ -7,23 +7,8 @@ use optdesk_core::settings;
 use tauri::State;
 
 use crate::error::{AppError, Kind};
+use crate::receiver::required_secret;
 use crate::{AppResult, Desk};
-
-fn secret(desk: &Desk, kind: SecretKind) -> AppResult<optdesk_core::secrets::Secret> {
-    desk.core
-        .secrets()
-        .get(kind)
-        .map_err(|e| AppError::new(Kind::Storage, e.to_string()))?
-        .ok_or_else(|| {
-            AppError::new(
-                Kind::NotConnected,
-                format!(
-                    "the {} is not saved yet; enter it under WhatsApp connection first",
-                    kind.label()
-                ),
-            )
-        })
-}
 
 /// The routing now. `live` asks Meta (a few Graph calls); otherwise what OptDesk last saw.
 #[tauri::command]
@@ -54,8 +39,8 @@ pub async fn webhook_connect(desk: State<'_, Desk>, choice: String) -> AppResult
             ))
         }
     };
-    let app_secret = secret(&desk, SecretKind::AppSecret)?;
-    let verify_token = secret(&desk, SecretKind::VerifyToken)?;
+    let app_secret = required_secret(&desk.core, SecretKind::AppSecret)?;
+    let verify_token = required_secret(&desk.core, SecretKind::VerifyToken)?;
     let client = desk.core.client()?;
     // The endpoint must be up before Meta is asked to call it: the app's receiver, with the
     // mode's public side.
@@ -89,7 +74,7 @@ pub async fn webhook_connect(desk: State<'_, Desk>, choice: String) -> AppResult
 /// Removes what OptDesk set with Meta; what was done, in sentences.
 #[tauri::command]
 pub async fn webhook_disconnect(desk: State<'_, Desk>) -> AppResult<Vec<String>> {
-    let app_secret = secret(&desk, SecretKind::AppSecret)?;
+    let app_secret = required_secret(&desk.core, SecretKind::AppSecret)?;
     let client = desk.core.client()?;
     let mut store = desk.core.database().open()?;
     Ok(reachability::connect::disconnect(&mut store, &client, &app_secret).await?)

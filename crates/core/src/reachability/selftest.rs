@@ -145,6 +145,7 @@ pub async fn run(
         });
     }
     let nonce = format!("optdesk-test-{}", unique());
+    let before = webhook::last_inbox_id(store)?;
     let body = format!(
         r#"{{"object":"whatsapp_business_account","entry":[{{"id":"0","changes":[{{"field":"optdesk_test","value":{{"nonce":"{nonce}"}}}}]}}]}}"#
     );
@@ -167,7 +168,7 @@ pub async fn run(
         Ok(_) => {
             let until = Instant::now() + Duration::from_secs(5);
             loop {
-                if webhook::inbox_contains(store, &nonce)? {
+                if webhook::inbox_contains(store, before, &nonce)? {
                     break None;
                 }
                 if Instant::now() > until {

@@ -73,11 +73,19 @@ pub fn store_in_inbox(store: &mut Store, body: &[u8]) -> Result<i64> {
     })
 }
 
-/// Whether a body holding `needle` (a self-test's nonce) is in the inbox.
-pub fn inbox_contains(store: &Store, needle: &str) -> Result<bool> {
+/// The newest inbox row's id (0 when empty): where a later search for a new body starts.
+pub fn last_inbox_id(store: &Store) -> Result<i64> {
+    Ok(store
+        .conn()
+        .query_row("SELECT coalesce(max(id), 0) FROM inbox", [], |r| r.get(0))?)
+}
+
+/// Whether a body holding `needle` (a self-test's nonce) arrived after row `after`. Only the
+/// new rows are read: a shop's inbox holds every body ever received.
+pub fn inbox_contains(store: &Store, after: i64, needle: &str) -> Result<bool> {
     Ok(store.conn().query_row(
-        "SELECT EXISTS (SELECT 1 FROM inbox WHERE instr(CAST(body AS TEXT), ?1) > 0)",
-        [needle],
+        "SELECT EXISTS (SELECT 1 FROM inbox WHERE id > ?1 AND instr(CAST(body AS TEXT), ?2) > 0)",
+        rusqlite::params![after, needle],
         |r| r.get(0),
     )?)
 }
