@@ -92,7 +92,7 @@ impl Slot {
             verify_token: required_secret(core, SecretKind::VerifyToken)?,
             client: core.client().ok(),
             reach: Some(optdesk_core::reachability::endpoint::from_settings(
-                core.database().open()?.conn(),
+                &core.database().open()?,
                 core.secrets(),
             )?),
             opened: Some(opened),

@@ -117,6 +117,10 @@ pub enum BroadcastsCmd {
         /// Messages per second (default: the send_rate setting, 20).
         #[arg(long)]
         rate: Option<f64>,
+        /// In relay mode, start even if the relay mailbox cannot be collected first (opt-outs
+        /// may be waiting there); for this start only, and recorded on the broadcast.
+        #[arg(long)]
+        without_relay: bool,
     },
     /// Counts by state (and each recipient with --recipients).
     Status {

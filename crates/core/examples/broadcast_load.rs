@@ -111,6 +111,8 @@ fn main() {
             engine::Options {
                 rate: 100_000.0,
                 max_in_flight: 64,
+                drain: engine::Drain::NotRelay,
+                without_relay: false,
             },
             stop.clone(),
             |_, _| {},
@@ -139,6 +141,8 @@ fn main() {
             engine::Options {
                 rate: paced_rate,
                 max_in_flight: 64,
+                drain: engine::Drain::NotRelay,
+                without_relay: false,
             },
             stop,
             |_, _| {},

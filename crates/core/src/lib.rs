@@ -27,6 +27,7 @@ pub mod optouts;
 pub mod phone;
 pub mod reachability;
 pub mod receiver;
+pub mod relay;
 pub mod replies;
 pub mod retention;
 pub mod rights;

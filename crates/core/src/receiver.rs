@@ -197,6 +197,7 @@ pub async fn serve_on(
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let inbox = Arc::new(Mutex::new(inbox));
     let watch_secret = cfg.app_secret.clone();
+    let pull_secret = cfg.app_secret.clone();
     let state = AppState {
         inbox: inbox.clone(),
         app_secret: Arc::new(cfg.app_secret),
@@ -253,6 +254,22 @@ pub async fn serve_on(
         .client
         .clone()
         .map(|c| tokio::spawn(watch_loop(cfg.db.clone(), c, watch_secret, stop_rx.clone())));
+    // Relay mode: the mailbox is pulled into the same inbox, and the processor woken.
+    let puller = opened.as_ref().and_then(|(_, reach)| reach.relay()).map(|client| {
+        let wake = wake_tx.clone();
+        tokio::spawn(crate::relay::pull::run(
+            crate::relay::pull::Puller {
+                client,
+                app_secret: pull_secret,
+            },
+            inbox.clone(),
+            false,
+            move || {
+                let _ = wake.try_send(());
+            },
+            stop_rx.clone(),
+        ))
+    });
     let housekeeping =
         opened.map(|(store, reach)| tokio::spawn(housekeeping_loop(store, reach, stop_rx.clone())));
     let sender = cfg
@@ -264,7 +281,7 @@ pub async fn serve_on(
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = wake_tx.try_send(());
     let _ = stop_tx.send(true);
-    for task in [sender, watcher, housekeeping].into_iter().flatten() {
+    for task in [sender, watcher, housekeeping, puller].into_iter().flatten() {
         let _ = task.await;
     }
     let _ = tokio::task::spawn_blocking(move || processor.join()).await;

@@ -54,6 +54,10 @@ pub enum SecretKind {
     DatabaseKey,
     /// The ngrok agent's authtoken, for `webhook_mode = ngrok` (not in [`SecretKind::ALL`]).
     NgrokAuthtoken,
+    /// The relay mailbox's pull secret, for `webhook_mode = relay` (not in [`SecretKind::ALL`]).
+    RelayPullSecret,
+    /// This OptDesk's X25519 key that the relay seals bodies to (made by OptDesk, never typed).
+    RelaySealKey,
 }
 
 impl SecretKind {
@@ -71,6 +75,8 @@ impl SecretKind {
             SecretKind::VerifyToken => "webhook_verify_token",
             SecretKind::DatabaseKey => "database_key",
             SecretKind::NgrokAuthtoken => "ngrok_authtoken",
+            SecretKind::RelayPullSecret => "relay_pull_secret",
+            SecretKind::RelaySealKey => "relay_seal_key",
         }
     }
 
@@ -82,6 +88,8 @@ impl SecretKind {
             SecretKind::VerifyToken => "OPTDESK_VERIFY_TOKEN",
             SecretKind::DatabaseKey => "OPTDESK_DB_KEY",
             SecretKind::NgrokAuthtoken => "OPTDESK_NGROK_AUTHTOKEN",
+            SecretKind::RelayPullSecret => "OPTDESK_RELAY_PULL_SECRET",
+            SecretKind::RelaySealKey => "OPTDESK_RELAY_SEAL_KEY",
         }
     }
 
@@ -93,6 +101,8 @@ impl SecretKind {
             SecretKind::VerifyToken => "webhook verify token",
             SecretKind::DatabaseKey => "database encryption key",
             SecretKind::NgrokAuthtoken => "ngrok authtoken",
+            SecretKind::RelayPullSecret => "relay mailbox pull secret",
+            SecretKind::RelaySealKey => "relay sealing key",
         }
     }
 }

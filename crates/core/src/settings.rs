@@ -131,6 +131,12 @@ fn https_url(v: &str) -> Result<String> {
     }
 }
 
+/// A relay mailbox's address: `https://relay.example/m/<32 hex>` (its hook URL, with or
+/// without the trailing `/webhook`, is accepted and stored without it).
+fn relay_url(v: &str) -> Result<String> {
+    crate::relay::mailbox_base(v)
+}
+
 fn webhook_mode(v: &str) -> Result<String> {
     crate::reachability::endpoint::Mode::parse(v).map(|m| m.as_str().to_string())
 }
@@ -302,6 +308,18 @@ pub const KEYS: &[Key] = &[
         name: "ngrok_monthly_requests",
         help: "requests a month your ngrok plan carries (20000 on the free plan); OptDesk warns at 80%",
         default: Some("20000"),
+        check: count,
+    },
+    Key {
+        name: "relay_url",
+        help: "the relay mailbox's address (https://…/m/<id>, as `optdesk relay mailbox add` printed it)",
+        default: None,
+        check: relay_url,
+    },
+    Key {
+        name: "relay_drain_seconds",
+        help: "how long a broadcast waits, before it starts, for what the relay holds to be applied",
+        default: Some("30"),
         check: count,
     },
     Key {

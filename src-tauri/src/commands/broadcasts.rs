@@ -69,6 +69,10 @@ pub async fn broadcast_send<R: Runtime>(
     desk.core.store().quick_check()?;
     let client = Arc::new(desk.core.client()?);
     let rate = broadcast::send_rate(desk.core.store().conn())?;
+    // Relay mode: the engine collects the mailbox before its first claim, and refuses to start
+    // when it cannot (the app has no "send anyway" yet: the owner starts the receiver instead).
+    let drain = engine::Drain::from_settings(&desk.core.store(), desk.core.secrets())?;
+    let without_relay = false;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let mut sending = desk.sending.lock().unwrap_or_else(|p| p.into_inner());
@@ -90,6 +94,8 @@ pub async fn broadcast_send<R: Runtime>(
             engine::Options {
                 rate,
                 max_in_flight: 64,
+                drain,
+                without_relay,
             },
             stop.clone(),
             move |counts, rate| {

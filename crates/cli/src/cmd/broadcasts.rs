@@ -83,7 +83,11 @@ pub fn run(mut ctx: Ctx, cmd: BroadcastsCmd) -> CliResult {
             }
             Ok(Done::Ok)
         }
-        BroadcastsCmd::Send { id, rate } => send(ctx, id, rate),
+        BroadcastsCmd::Send {
+            id,
+            rate,
+            without_relay,
+        } => send(ctx, id, rate, without_relay),
         BroadcastsCmd::Status {
             id,
             recipients,
@@ -204,8 +208,9 @@ fn duration(secs: f64) -> String {
     }
 }
 
-fn send(ctx: Ctx, id: i64, rate: Option<f64>) -> CliResult {
+fn send(ctx: Ctx, id: i64, rate: Option<f64>, without_relay: bool) -> CliResult {
     ctx.store.quick_check()?;
+    let drain = engine::Drain::from_settings(&ctx.store, &optdesk_core::secrets::system_store())?;
     let client = Arc::new(client(&ctx)?);
     let rate = match rate {
         Some(r) if r > 0.0 && r <= 1000.0 => r,
@@ -238,6 +243,8 @@ fn send(ctx: Ctx, id: i64, rate: Option<f64>) -> CliResult {
             engine::Options {
                 rate,
                 max_in_flight: 64,
+                drain,
+                without_relay,
             },
             stop.clone(),
             |c, achieved| {

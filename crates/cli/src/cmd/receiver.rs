@@ -34,7 +34,7 @@ pub fn serve(ctx: Ctx, listen: SocketAddr) -> CliResult {
         }
     };
     let reach =
-        optdesk_core::reachability::endpoint::from_settings(ctx.store.conn(), &system_store())?;
+        optdesk_core::reachability::endpoint::from_settings(&ctx.store, &system_store())?;
     let mode = reach.mode();
     let db = ctx.store.database();
     drop(ctx);

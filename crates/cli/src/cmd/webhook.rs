@@ -101,7 +101,7 @@ fn connect(
                     ([127, 0, 0, 1], port).into()
                 }
             };
-            let reach = reachability::endpoint::from_settings(ctx.store.conn(), &system_store())?;
+            let reach = reachability::endpoint::from_settings(&ctx.store, &system_store())?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;

@@ -19,19 +19,58 @@ use crate::error::{Error, Result};
 use crate::gate::{self, Decision};
 use crate::ledger::{self, NewEvent};
 use crate::model::{Category, ContactId, EventState, SourceKind, Subject};
+use crate::relay::drain;
 use crate::store::{Database, Store};
 use crate::time;
 use crate::whatsapp::{Client, ClientError, ErrorClass, Sent, TemplateMessage};
 
 const LEASE: chrono::Duration = chrono::Duration::seconds(30);
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct Options {
     /// Messages per second.
     pub rate: f64,
     /// Requests in flight at most.
     pub max_in_flight: usize,
+    /// Collect the relay mailbox before the first claim (relay mode; see `relay::drain`).
+    pub drain: Drain,
+    /// Start even when the mailbox cannot be collected, for this start only (recorded on the
+    /// broadcast): the owner's `--without-relay`, or their answer in the app.
+    pub without_relay: bool,
 }
+
+/// Whether a start must collect the relay mailbox first.
+#[derive(Clone, Default)]
+pub enum Drain {
+    /// Not in relay mode: nothing waits anywhere but at Meta.
+    #[default]
+    NotRelay,
+    Relay(drain::Plan),
+    /// Relay mode, but what reading the mailbox needs is missing: why.
+    Unusable(String),
+}
+
+impl Drain {
+    /// What the settings and the keyring say, for the database `store` is on.
+    pub fn from_settings(store: &Store, secrets: &dyn crate::secrets::SecretStore) -> Result<Drain> {
+        let access = match crate::relay::access(store.conn(), secrets, store.path()) {
+            Ok(None) => return Ok(Drain::NotRelay),
+            Ok(Some(a)) => a,
+            Err(e) => return Ok(Drain::Unusable(e.to_string())),
+        };
+        let timeout = crate::settings::get(store.conn(), "relay_drain_seconds")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30);
+        Ok(Drain::Relay(drain::Plan {
+            access,
+            app_secret: secrets.get(crate::secrets::SecretKind::AppSecret).ok().flatten(),
+            timeout: Duration::from_secs(timeout),
+        }))
+    }
+}
+
+/// A running marketing broadcast pauses when the relay has not been reached for this long.
+const RELAY_SILENCE: chrono::Duration = chrono::Duration::seconds(60);
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -97,6 +136,23 @@ pub async fn run(
 ) -> Result<Outcome> {
     let mut store = db.open()?;
     let b = get(store.conn(), id)?;
+    // Before the first claim (and on every resume): what the relay holds goes in the ledger.
+    let plan = match &opts.drain {
+        Drain::NotRelay => Ok(None),
+        Drain::Relay(plan) => drain::drain(db, plan).await.map(|(_, session)| Some(session)),
+        Drain::Unusable(why) => Err(Error::invalid(format!(
+            "the broadcast does not start: the relay mailbox cannot be read ({why}); pass --without-relay to send anyway (recorded on the broadcast)"
+        ))),
+    };
+    let (session, watch_relay) = match plan {
+        Ok(None) => (None, false),
+        Ok(Some(session)) => (session, true),
+        Err(e) if opts.without_relay => {
+            super::record_started_without_relay(store.conn(), id, &e.to_string())?;
+            (None, false)
+        }
+        Err(e) => return Err(e),
+    };
     let owner = lease_owner();
     start(&mut store, id, &b.tags, &owner)?;
     let category = b.gate_category();
@@ -139,6 +195,11 @@ pub async fn run(
             beat = Instant::now();
             if let Some(s) = heartbeat(&mut store, id, &owner)? {
                 stopped.get_or_insert(s);
+            }
+            if watch_relay && category == Category::Marketing {
+                if let Some(why) = relay_silent(&store)? {
+                    stopped.get_or_insert(("paused".into(), why));
+                }
             }
         }
         if stop.load(Ordering::Relaxed) && stopped.is_none() {
@@ -209,11 +270,30 @@ pub async fn run(
         }
     }
     let outcome = finish(&mut store, id, &owner, stopped)?;
+    if let Some(session) = session {
+        session.end().await;
+    }
     progress(
         &counts(store.conn(), id)?,
         done_since_start as f64 / started.elapsed().as_secs_f64().max(1e-3),
     );
     Ok(outcome)
+}
+
+/// Why a marketing broadcast must pause: the relay has not been reached for a minute, so
+/// opt-outs may be waiting there.
+fn relay_silent(store: &Store) -> Result<Option<String>> {
+    let Some(failing) = crate::relay::state::failing_for(store.conn(), &time::now())? else {
+        return Ok(None);
+    };
+    if failing <= RELAY_SILENCE {
+        return Ok(None);
+    }
+    let error = crate::relay::state::load(store.conn())?.error.unwrap_or_default();
+    Ok(Some(format!(
+        "relay: the relay mailbox has not been reached for {} s ({error}), so opt-outs may be waiting there; send again to resume (it collects the mailbox first)",
+        failing.num_seconds()
+    )))
 }
 
 /// Takes the lease, settles what a crashed engine left in `sending`, and fixes the audience on

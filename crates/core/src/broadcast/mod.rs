@@ -439,6 +439,38 @@ pub fn recipients(conn: &Connection, id: i64) -> Result<Vec<Recipient>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Keeps on the broadcast that one start went ahead without collecting the relay mailbox, and why.
+pub fn record_started_without_relay(conn: &Connection, id: i64, why: &str) -> Result<()> {
+    let mut starts = started_without_relay(conn, id)?;
+    starts.push(StartWithoutRelay {
+        at: crate::time::to_db(&crate::time::now()),
+        why: why.to_string(),
+    });
+    conn.execute(
+        "UPDATE broadcasts SET started_without_relay = ?1 WHERE id = ?2",
+        params![serde_json::to_string(&starts).unwrap_or_default(), id],
+    )?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct StartWithoutRelay {
+    pub at: String,
+    pub why: String,
+}
+
+/// The starts that went ahead without collecting the relay mailbox.
+pub fn started_without_relay(conn: &Connection, id: i64) -> Result<Vec<StartWithoutRelay>> {
+    let json: Option<String> = conn.query_row(
+        "SELECT started_without_relay FROM broadcasts WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    Ok(json
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default())
+}
+
 /// Asks the engine to stop after what is in flight (`paused`), or for good (`cancelled`).
 pub fn set_stopped(store: &mut Store, id: i64, cancel: bool) -> Result<()> {
     let b = get(store.conn(), id)?;

@@ -3,7 +3,8 @@
 //! - `manual`: the owner's own tunnel, reverse proxy or Tailscale Funnel, given as `public_url`;
 //!   OptDesk runs nothing.
 //! - `ngrok`: ngrok's agent SDK in this process, serving the same axum receiver (see `ngrok`).
-//! - `relay`: an always-on mailbox the desktop pulls from; not in this version yet.
+//! - `relay`: an always-on mailbox (`optdesk relay`) that keeps Meta's bodies while this PC is
+//!   off; the receiving process pulls from it (see `crate::relay`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -90,6 +91,10 @@ pub trait Reachability: Send {
     fn take_requests(&self) -> u64 {
         0
     }
+    /// The mailbox the receiving process pulls from (relay mode only).
+    fn relay(&self) -> Option<crate::relay::client::RelayClient> {
+        None
+    }
 }
 
 /// `manual`: `public_url`, as the owner set it up.
@@ -114,8 +119,27 @@ impl Reachability for Manual {
     }
 }
 
-/// `relay`: not in this version.
-pub struct Relay;
+/// `relay`: Meta posts to the mailbox; the receiving process pulls from it. Opening registers
+/// this desktop's sealing key and verify token with the mailbox, so Meta's handshake through the
+/// relay uses the token OptDesk gives Meta.
+pub struct Relay {
+    pub client: crate::relay::client::RelayClient,
+    pub verify_token: Option<crate::secrets::Secret>,
+    opened: bool,
+}
+
+impl Relay {
+    pub fn new(
+        access: crate::relay::Access,
+        verify_token: Option<crate::secrets::Secret>,
+    ) -> Result<Relay> {
+        Ok(Relay {
+            client: crate::relay::client::RelayClient::new(access)?,
+            verify_token,
+            opened: false,
+        })
+    }
+}
 
 impl Reachability for Relay {
     fn mode(&self) -> Mode {
@@ -123,25 +147,35 @@ impl Reachability for Relay {
     }
 
     fn open(&mut self, _app: Router) -> BoxFuture<'_, Result<Option<String>>> {
-        Box::pin(async {
-            Err(Error::invalid(
-                "the relay mailbox is not available in this version of OptDesk yet; use \
-                 `optdesk config set webhook_mode ngrok` (a tunnel while OptDesk runs) or manual \
-                 (your own HTTPS address in public_url)",
-            ))
+        Box::pin(async move {
+            let token = self.verify_token.clone().ok_or_else(|| {
+                Error::invalid("the webhook verify token is not saved; run `optdesk credentials set --verify-token`")
+            })?;
+            self.client.register(&token).await?;
+            self.opened = true;
+            Ok(Some(self.client.access().base.clone()))
         })
     }
 
     fn state(&self) -> EndpointState {
-        EndpointState::Down("the relay mailbox is not available in this version".into())
+        if self.opened {
+            EndpointState::Up
+        } else {
+            EndpointState::Down("not registered with the relay yet".into())
+        }
+    }
+
+    fn relay(&self) -> Option<crate::relay::client::RelayClient> {
+        Some(self.client.clone())
     }
 }
 
 /// The mode the settings choose, ready to open.
 pub fn from_settings(
-    conn: &rusqlite::Connection,
+    store: &crate::Store,
     secrets: &dyn SecretStore,
 ) -> Result<Box<dyn Reachability>> {
+    let conn = store.conn();
     let mode =
         Mode::parse(&settings::get(conn, "webhook_mode")?.unwrap_or_else(|| "manual".into()))?;
     Ok(match mode {
@@ -159,7 +193,11 @@ pub fn from_settings(
                 })?,
             settings::get(conn, "ngrok_domain")?,
         )),
-        Mode::Relay => Box::new(Relay),
+        Mode::Relay => Box::new(Relay::new(
+            crate::relay::access(conn, secrets, store.path())?
+                .expect("relay mode gives an access"), // access() is None only outside relay mode
+            secrets.get(SecretKind::VerifyToken).ok().flatten(),
+        )?),
     })
 }
 
@@ -180,7 +218,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn manual_gives_the_public_url_and_relay_says_it_is_not_here_yet() {
+    async fn manual_gives_the_public_url() {
         assert_eq!(
             Manual { public_url: None }
                 .open(Router::new())
@@ -195,7 +233,5 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(url.as_deref(), Some("https://shop.example"));
-        let e = Relay.open(Router::new()).await.unwrap_err();
-        assert!(e.to_string().contains("not available"), "{e}");
     }
 }

@@ -337,6 +337,30 @@ CREATE TABLE webhook_state (
 ) STRICT;
 INSERT INTO webhook_state (id) VALUES (1);
 "#,
+    // 10: the relay mailbox. A body pulled from it keeps its mailbox and cursor, so the same body
+    // pulled twice (a crash between the inbox commit and the acknowledgement) is stored once.
+    // `relay_state` (one row) is how far this database has taken the mailbox, and how its pulls
+    // go; a broadcast started without draining it says so on the broadcast.
+    r#"
+ALTER TABLE inbox ADD COLUMN relay_mailbox TEXT;
+ALTER TABLE inbox ADD COLUMN relay_seq INTEGER;
+CREATE UNIQUE INDEX inbox_by_relay ON inbox (relay_mailbox, relay_seq) WHERE relay_seq IS NOT NULL;
+
+CREATE TABLE relay_state (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    mailbox_url     TEXT,                   -- the mailbox the cursor belongs to
+    cursor          INTEGER NOT NULL DEFAULT 0, -- every body up to it is in the inbox (or refused)
+    newest          INTEGER NOT NULL DEFAULT 0, -- the mailbox's newest, as last heard
+    pulled_at       TEXT,                   -- the last pull that reached the relay
+    failing_since   TEXT,                   -- the first failed pull since the last good one
+    error           TEXT,
+    refused         INTEGER NOT NULL DEFAULT 0, -- bodies whose Meta signature was wrong
+    refused_at      TEXT
+) STRICT;
+INSERT INTO relay_state (id) VALUES (1);
+
+ALTER TABLE broadcasts ADD COLUMN started_without_relay TEXT; -- JSON: [{"at", "why"}]
+"#,
 ];
 
 /// The schema version this build writes.

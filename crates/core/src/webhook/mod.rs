@@ -73,6 +73,36 @@ pub fn store_in_inbox(store: &mut Store, body: &[u8]) -> Result<i64> {
     })
 }
 
+/// Writes a verified body pulled from the relay mailbox, inside the pull's transaction (which
+/// also moves the cursor). The same cursor twice, as after a crash between this commit and the
+/// acknowledgement, is stored once. Whether it was new.
+pub fn store_pulled(
+    tx: &crate::store::Tx<'_>,
+    mailbox: &str,
+    seq: i64,
+    received_at: &str,
+    body: &[u8],
+) -> Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "INSERT INTO inbox (received_at, body, has_messages, relay_mailbox, relay_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![received_at, body, carries_messages(body), mailbox, seq])?;
+    Ok(n == 1)
+}
+
+/// Whether every body pulled from `mailbox` up to cursor `upto` has been processed (or set aside
+/// with its error, which `optdesk inbox list` shows).
+pub fn pulled_applied(store: &Store, mailbox: &str, upto: i64) -> Result<bool> {
+    Ok(store.conn().query_row(
+        "SELECT NOT EXISTS (SELECT 1 FROM inbox WHERE relay_mailbox = ?1 AND relay_seq <= ?2
+                              AND processed_at IS NULL AND error IS NULL)",
+        params![mailbox, upto],
+        |r| r.get(0),
+    )?)
+}
+
 /// The newest inbox row's id (0 when empty): where a later search for a new body starts.
 pub fn last_inbox_id(store: &Store) -> Result<i64> {
     Ok(store
