@@ -83,6 +83,81 @@ pub enum Command {
     /// Check how the shop's keyword rules read a message.
     #[command(subcommand, visible_alias = "keyword")]
     Keywords(KeywordsCmd),
+    /// Run an always-on relay mailbox (on a server, not the shop PC): it keeps Meta's webhooks,
+    /// sealed, while the shop PC is off. No contacts, no ledger, no keyring.
+    Relay(RelayArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RelayArgs {
+    /// The relay's data directory (its relay.db).
+    #[arg(long, global = true, env = "OPTDESK_RELAY_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<RelayCmd>,
+    #[command(flatten)]
+    pub serve: RelayServe,
+}
+
+#[derive(Debug, Args)]
+pub struct RelayServe {
+    /// Address to listen on; put Caddy or nginx with HTTPS in front of it.
+    #[arg(long, default_value = "127.0.0.1:8788")]
+    pub listen: std::net::SocketAddr,
+    /// The https address Meta and desktops reach this relay at (kept; `mailbox add` prints
+    /// hook URLs under it).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Bodies per second one mailbox takes, sustained, before Meta is told to retry (0: no limit).
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// Bodies one mailbox takes at once above that rate.
+    #[arg(long, default_value_t = 2000.0)]
+    pub burst: f64,
+    /// Sealed megabytes one mailbox may hold waiting for its desktop.
+    #[arg(long, default_value_t = 1024)]
+    pub max_pending_mb: i64,
+    /// Days a body nobody collected is kept.
+    #[arg(long, default_value_t = 30)]
+    pub keep_days: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RelayCmd {
+    /// The shops' mailboxes on this relay.
+    #[command(subcommand)]
+    Mailbox(MailboxCmd),
+    /// Make a new secret for /metrics (printed once; the relay keeps its hash).
+    AdminSecret,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailboxCmd {
+    /// Create a mailbox; prints once its hook URL, its verify token and its pull secret.
+    Add {
+        /// A label for the operator (the URL carries an unguessable id).
+        name: String,
+        /// The relay's https base address, if not given to the relay with --public-url.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every mailbox: its desktop, what it holds, what it has passed on.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a mailbox's pull secret (the old one stops working); prints the new one once.
+    Rotate { name: String },
+    /// Give the relay the shop's Meta app secret, read from standard input, so it refuses
+    /// forged bodies itself. The relay is then trusted: it could forge events too.
+    Trust { name: String },
+    /// Take the app secret away again (the default: the desktop checks every signature).
+    Untrust { name: String },
+    /// Delete a mailbox and everything it holds.
+    Remove { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,6 +323,11 @@ pub enum WebhookCmd {
         /// is running (default: receiver_port, else 127.0.0.1:8787).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Receive through a relay mailbox: its hook URL, as `optdesk relay mailbox add`
+        /// printed it (save its pull secret first with `optdesk credentials set --relay`).
+        /// Sets webhook_mode relay.
+        #[arg(long, value_name = "HOOK_URL")]
+        relay: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -295,6 +375,9 @@ pub enum CredentialsCmd {
         /// Only the ngrok authtoken (for `webhook_mode ngrok`).
         #[arg(long)]
         ngrok: bool,
+        /// Only the relay mailbox's pull secret (for `webhook_mode relay`).
+        #[arg(long)]
+        relay: bool,
     },
     /// Which secrets are set and where (never their values).
     Status {

@@ -35,6 +35,10 @@ fn main() -> ExitCode {
 pub type CliResult = Result<Done, cmd::Error>;
 
 fn run(cli: Cli) -> CliResult {
+    // The relay runs on a server: no shop database, no keyring.
+    if let Command::Relay(r) = cli.command {
+        return cmd::relay::run(r);
+    }
     let ctx = cmd::Ctx::new(cli.db, cli.actor)?;
     match cli.command {
         Command::Contacts(c) => cmd::contacts::run(ctx, c),
@@ -117,5 +121,6 @@ fn run(cli: Cli) -> CliResult {
         Command::Inbox(c) => cmd::receiver::inbox(ctx, c),
         Command::Keywords(c) => cmd::receiver::keywords(ctx, c),
         Command::Webhook(c) => cmd::webhook::run(ctx, c),
+        Command::Relay(r) => cmd::relay::run(r),
     }
 }

@@ -258,10 +258,7 @@ pub async fn serve_on(
     let puller = opened.as_ref().and_then(|(_, reach)| reach.relay()).map(|client| {
         let wake = wake_tx.clone();
         tokio::spawn(crate::relay::pull::run(
-            crate::relay::pull::Puller {
-                client,
-                app_secret: pull_secret,
-            },
+            crate::relay::pull::Puller::new(client, pull_secret),
             inbox.clone(),
             false,
             move || {

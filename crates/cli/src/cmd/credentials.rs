@@ -20,12 +20,14 @@ pub fn run(mut ctx: Ctx, cmd: CredentialsCmd) -> CliResult {
             app_secret,
             verify_token,
             ngrok,
+            relay,
         } => {
             let chosen: Vec<SecretKind> = [
                 (access_token, SecretKind::AccessToken),
                 (app_secret, SecretKind::AppSecret),
                 (verify_token, SecretKind::VerifyToken),
                 (ngrok, SecretKind::NgrokAuthtoken),
+                (relay, SecretKind::RelayPullSecret),
             ]
             .into_iter()
             .filter_map(|(on, k)| on.then_some(k))

@@ -7,6 +7,7 @@ pub mod contacts;
 pub mod credentials;
 pub mod optouts;
 pub mod receiver;
+pub mod relay;
 pub mod signups;
 pub mod templates;
 pub mod webhook;
@@ -25,6 +26,8 @@ pub enum Error {
     Client(#[from] optdesk_core::whatsapp::ClientError),
     #[error(transparent)]
     Secret(#[from] optdesk_core::secrets::SecretError),
+    #[error(transparent)]
+    Relay(#[from] optdesk_relay::Error),
 }
 
 /// Runs one async core call to completion (the CLI does one thing at a time).

@@ -19,8 +19,12 @@ pub fn run(ctx: Ctx, cmd: WebhookCmd) -> CliResult {
             replace,
             number_only,
             listen,
+            relay,
             json,
         } => {
+            if let Some(hook) = relay {
+                use_relay(&ctx, &hook)?;
+            }
             let choice = match (replace, number_only) {
                 (true, _) => Choice::Replace,
                 (_, true) => Choice::NumberOnly,
@@ -48,6 +52,19 @@ fn print_routing(r: &Routing) {
     }
 }
 
+/// `--relay HOOK_URL`: receive through that mailbox from now on.
+fn use_relay(ctx: &Ctx, hook: &str) -> Result<(), Error> {
+    let base = optdesk_core::relay::mailbox_base(hook)?;
+    if system_store().get(SecretKind::RelayPullSecret)?.is_none() {
+        return Err(fail(
+            "save the mailbox's pull secret first (`optdesk relay mailbox add` printed it): `optdesk credentials set --relay`",
+        ));
+    }
+    settings::set(ctx.store.conn(), "relay_url", &base)?;
+    settings::set(ctx.store.conn(), "webhook_mode", "relay")?;
+    Ok(())
+}
+
 fn connect(
     mut ctx: Ctx,
     choice: Choice,
@@ -68,6 +85,11 @@ fn connect(
             // The app or `optdesk serve` runs it: connect the address that process serves.
             let known = reachability::state::load(ctx.store.conn())?;
             let mode = settings::get(ctx.store.conn(), "webhook_mode")?.unwrap_or_default();
+            if mode == "relay" && known.endpoint_mode.as_deref() != Some("relay") {
+                return Err(fail(
+                    "the receiver that is running (the app or `optdesk serve`) does not pull from the relay yet; restart it, then connect again",
+                ));
+            }
             let url = match mode.as_str() {
                 "manual" => settings::get(ctx.store.conn(), "public_url")?,
                 _ => known
@@ -231,6 +253,24 @@ fn status(mut ctx: Ctx, json: bool) -> CliResult {
     }
     if let Some(w) = &s.quota_warning {
         println!("! {w}");
+    }
+    if let Some(r) = &s.relay {
+        println!(
+            "Relay mailbox: last collected {}; {} waiting there",
+            r.last_pull_at.as_deref().unwrap_or("never"),
+            r.waiting
+        );
+        if let (Some(since), Some(e)) = (&r.failing_since, &r.error) {
+            println!("! The relay has not been reached since {since}: {e}");
+        }
+        if r.refused > 0 {
+            println!(
+                "! {} bodies from the relay were refused: their Meta signature did not match (forged, or altered); last at {}",
+                r.refused,
+                r.refused_at.as_deref().unwrap_or("?")
+            );
+        }
+        println!("  {}", r.trust);
     }
     match (&s.routing, s.routing_live) {
         (Some(r), live) => {

@@ -48,6 +48,27 @@ pub struct Status {
     pub test_asked_at: Option<String>,
     /// A message arrived after the owner was asked to send "test".
     pub test_arrived: bool,
+    /// Relay mode: how collecting the mailbox goes.
+    pub relay: Option<RelayHealth>,
+}
+
+/// What the owner needs to know about the relay mailbox.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize)]
+pub struct RelayHealth {
+    pub mailbox_url: Option<String>,
+    /// The last pull that reached the relay.
+    pub last_pull_at: Option<String>,
+    /// Pulls have failed since then, with the last error.
+    pub failing_since: Option<String>,
+    pub error: Option<String>,
+    /// Bodies the relay said it holds that this database has not taken yet.
+    pub waiting: i64,
+    /// Bodies refused because Meta's signature did not match (forged, or altered on the way).
+    pub refused: i64,
+    pub refused_at: Option<String>,
+    /// What the relay can and cannot do, in words.
+    pub trust: String,
 }
 
 /// The status; reads the routing from Meta live when a client and the app secret are given.
@@ -115,5 +136,18 @@ pub async fn status(store: &mut Store, live: Option<(&Client, &Secret)>) -> Resu
         last_message_at,
         test_asked_at: known.test_asked_at,
         test_arrived,
+        relay: (mode == Mode::Relay)
+            .then(|| crate::relay::state::load(store.conn()))
+            .transpose()?
+            .map(|r| RelayHealth {
+                mailbox_url: r.mailbox_url,
+                last_pull_at: r.pulled_at,
+                failing_since: r.failing_since,
+                error: r.error,
+                waiting: (r.newest - r.cursor).max(0),
+                refused: r.refused,
+                refused_at: r.refused_at,
+                trust: "The relay keeps webhooks sealed to this PC's key while it is off. It can delay or drop them, but not forge or alter them: OptDesk checks Meta's signature on each (unless you gave the relay the app secret).".into(),
+            }),
     })
 }

@@ -105,7 +105,7 @@ pub async fn drain(db: &Database, plan: &Plan) -> Result<(Drained, Option<Sessio
                 refuse("the app secret is not saved, so the relay's bodies cannot be checked; run `optdesk credentials set --app-secret`".into())
             })?;
             let store: pull::Shared = Arc::new(Mutex::new(db.open()?));
-            let puller = Puller { client, app_secret };
+            let puller = Puller::new(client, app_secret);
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 let round = async {

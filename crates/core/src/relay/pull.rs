@@ -18,6 +18,19 @@ use crate::webhook::{self, process};
 pub struct Puller {
     pub client: RelayClient,
     pub app_secret: Secret,
+    /// The newest cursor this puller acknowledged (0 at start: its first pull acknowledges
+    /// what an earlier process stored but could not acknowledge before it died).
+    pub acked: std::sync::atomic::AtomicI64,
+}
+
+impl Puller {
+    pub fn new(client: RelayClient, app_secret: Secret) -> Puller {
+        Puller {
+            client,
+            app_secret,
+            acked: std::sync::atomic::AtomicI64::new(0),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,8 +57,31 @@ async fn with_store<T: Send + 'static>(
         .map_err(|e| Error::invalid(format!("the relay pull stopped: {e}")))?
 }
 
-/// One pull, waiting up to `wait` seconds for something new.
+/// One pull, waiting up to `wait` seconds for something new, then the acknowledgement.
 pub async fn pull_once(p: &Puller, store: &Shared, wait: u64) -> Result<Pulled> {
+    let pulled = fetch_and_store(p, store, wait).await?;
+    acknowledge(p, pulled.cursor).await;
+    Ok(pulled)
+}
+
+/// Tells the relay it may delete everything up to `cursor` (committed here), unless this
+/// puller already did. A failure is only logged: the next pull acknowledges again.
+pub async fn acknowledge(p: &Puller, cursor: i64) {
+    use std::sync::atomic::Ordering;
+    if cursor <= p.acked.load(Ordering::Relaxed) {
+        return;
+    }
+    match p.client.ack(cursor).await {
+        Ok(_) => {
+            p.acked.fetch_max(cursor, Ordering::Relaxed);
+        }
+        Err(e) => eprintln!("optdesk: acknowledging to the relay (it keeps the bodies until the next pull): {e}"),
+    }
+}
+
+/// The pull without its acknowledgement: bodies after the cursor, opened, checked and
+/// committed to the inbox with the new cursor.
+pub async fn fetch_and_store(p: &Puller, store: &Shared, wait: u64) -> Result<Pulled> {
     let base = p.client.access().base.clone();
     let b = base.clone();
     let after = with_store(store, move |s| state::cursor_for(s.conn(), &b)).await?;
@@ -120,10 +156,6 @@ pub async fn pull_once(p: &Puller, store: &Shared, wait: u64) -> Result<Pulled> 
         })
     })
     .await?;
-    // Only after the commit. If this fails the next pull acknowledges again.
-    if let Err(e) = p.client.ack(last).await {
-        eprintln!("optdesk: acknowledging to the relay (it keeps the bodies until the next pull): {e}");
-    }
     Ok(report)
 }
 
