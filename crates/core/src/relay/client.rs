@@ -54,6 +54,7 @@ impl RelayClient {
             401 => format!("the relay at {relay} refused the pull secret ({said}); if the mailbox's secret was rotated, save the new one with `optdesk credentials set --relay`"),
             404 => format!("the relay at {relay} has no such mailbox; check relay_url (`optdesk relay mailbox list` on the relay shows its mailboxes)"),
             409 => format!("the relay at {relay}: {said}"),
+            502..=504 if said.is_empty() => format!("the relay at {relay} is not answering (HTTP {} from the proxy in front of it: is `optdesk relay` running there?)", status.as_u16()),
             code => format!("the relay at {relay} answered HTTP {code}: {said}"),
         }))
     }
