@@ -26,7 +26,7 @@ function status(over: Partial<Status> = {}): Status {
     mode: "manual", mode_tradeoffs: "", endpoint_url: "https://shop", endpoint_state: "external", endpoint_since: null,
     registered_level: null, registered_url: null, routing: null, routing_live: false, routing_error: null,
     routing_checked_at: null, drift: null, confirmed: false, tunnel_requests_this_month: 0, tunnel_monthly_quota: null,
-    quota_warning: null, last_webhook_at: null, last_message_at: null, test_asked_at: null, test_arrived: false, ...over,
+    quota_warning: null, last_webhook_at: null, last_message_at: null, test_asked_at: null, test_arrived: false, relay: null, ...over,
   };
 }
 
@@ -76,5 +76,27 @@ describe("ConnectCard", () => {
     expect(screen.getByText(/ngrok can see the messages it carries/)).toBeTruthy();
     expect(screen.getByText(/16,500 of 20,000 requests/)).toBeTruthy();
     expect(screen.getByText(/\(82%\)/)).toBeTruthy();
+  });
+
+  test("the relay mode takes the mailbox's address and secret, and shows what the desktop refused", async () => {
+    const b = fakeBackend([]);
+    const calls: string[] = [];
+    b.webhookStatus = async () => status({ mode: "relay", endpoint_url: "https://relay.example/m/abc", relay: {
+      mailbox_url: "https://relay.example/m/abc", last_pull_at: "2026-12-01T08:57:00Z", failing_since: null, error: null,
+      waiting: 3, refused: 2, refused_at: "2026-12-01T08:57:00Z", trust: "It can delay or drop them, but not forge or alter them" } });
+    b.settingsSet = async (name, value) => { calls.push(`set ${name}=${value}`); return value; };
+    b.secretSet = async (kind, value) => { calls.push(`secret ${kind}=${value}`); };
+    b.webhookConnect = async () => { calls.push("connect"); throw new Error("stop here"); };
+    setBackend(b);
+    const { container } = render(ConnectCard, { onChanged: () => {} });
+    await waitFor(() => expect(container.querySelector("[data-ready=true]")).toBeTruthy());
+    expect((screen.getByTestId("relay-url") as HTMLInputElement).value).toBe("https://relay.example/m/abc/webhook");
+    expect(screen.getByTestId("relay-health").textContent).toContain("3 waiting");
+    expect(screen.getByTestId("relay-refused").textContent).toContain("2 messages from the mailbox were refused");
+    expect(screen.getByText(/not forge or alter/)).toBeTruthy();
+    await fireEvent.input(screen.getByTestId("relay-secret"), { target: { value: "pull-123" } });
+    await fireEvent.click(screen.getByTestId("connect"));
+    await waitFor(() => expect(calls).toContain("connect"));
+    expect(calls.slice(0, 3)).toEqual(["set webhook_mode=relay", "set relay_url=https://relay.example/m/abc/webhook", "secret relay_pull_secret=pull-123"]);
   });
 });

@@ -3,4 +3,4 @@
 /**
  * The secrets OptDesk keeps.
  */
-export type SecretKind = "access_token" | "app_secret" | "verify_token" | "database_key" | "ngrok_authtoken";
+export type SecretKind = "access_token" | "app_secret" | "verify_token" | "database_key" | "ngrok_authtoken" | "relay_pull_secret" | "relay_seal_key";
