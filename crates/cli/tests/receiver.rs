@@ -317,7 +317,9 @@ fn every_acknowledged_body_survives_a_kill_and_is_processed_after_restart() {
         .output()
         .unwrap();
     assert!(
-        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("already running"),
+        !o.status.success()
+            && String::from_utf8_lossy(&o.stderr).contains("already receiving webhooks")
+            && String::from_utf8_lossy(&o.stderr).contains("`optdesk serve`, pid "),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );

@@ -17,16 +17,38 @@ const APP_SECRET: &str = "test-app-secret";
 const VERIFY: &str = "test-verify-token";
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A child process killed (SIGKILL) when dropped, even by a failed assertion.
-struct Proc(Child);
+struct Proc(Option<Child>);
+
+impl Proc {
+    fn new(c: Child) -> Proc {
+        Proc(Some(c))
+    }
+
+    fn exited(&mut self) -> bool {
+        self.0
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_some())
+    }
+
+    fn output(mut self) -> std::process::Output {
+        self.0.take().unwrap().wait_with_output().unwrap()
+    }
+}
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -69,7 +91,12 @@ impl Env {
             let mut st = fake.state();
             st.routing.app_secret = APP_SECRET.into();
             st.routing.trusted_ca_pem = Some(ca.ca_pem.clone());
-            st.add_template(FakeTemplate::approved("summer_sale", "en_GB", "MARKETING", 1));
+            st.add_template(FakeTemplate::approved(
+                "summer_sale",
+                "en_GB",
+                "MARKETING",
+                1,
+            ));
         }
         let relay_port = free_port();
         let front = TlsFront::start(&ca, ([127, 0, 0, 1], relay_port).into(), None);
@@ -77,7 +104,17 @@ impl Env {
         let relay_dir = cli.dir.path().join("relay-data");
         let ca_file = cli.file("test-ca.pem", ca.ca_pem.as_bytes());
         // The mailbox is made on the relay's machine.
-        let made = cli.json(&["relay", "mailbox", "add", "Bakery", "--data", relay_dir.to_str().unwrap(), "--public-url", &front.url, "--json"]);
+        let made = cli.json(&[
+            "relay",
+            "mailbox",
+            "add",
+            "Bakery",
+            "--data",
+            relay_dir.to_str().unwrap(),
+            "--public-url",
+            &front.url,
+            "--json",
+        ]);
         let hook = made["hook_url"].as_str().unwrap().to_string();
         let seal_key = optdesk_core::relay::SealKey::generate().secret_hex();
         let cli = cli
@@ -85,7 +122,10 @@ impl Env {
             .with_env("OPTDESK_ACCESS_TOKEN", TOKEN)
             .with_env("OPTDESK_APP_SECRET", APP_SECRET)
             .with_env("OPTDESK_VERIFY_TOKEN", VERIFY)
-            .with_env("OPTDESK_RELAY_PULL_SECRET", made["pull_secret"].as_str().unwrap())
+            .with_env(
+                "OPTDESK_RELAY_PULL_SECRET",
+                made["pull_secret"].as_str().unwrap(),
+            )
             .with_env("OPTDESK_RELAY_SEAL_KEY", seal_key)
             .with_env("SSL_CERT_FILE", &ca_file);
         for (k, v) in [
@@ -120,18 +160,31 @@ impl Env {
             phones,
         };
         env.start_relay();
-        let out = env.ok(&["webhook", "connect", "--relay", &env.hook.clone(), "--listen", &format!("127.0.0.1:{}", free_port())]);
+        let out = env.ok(&[
+            "webhook",
+            "connect",
+            "--relay",
+            &env.hook.clone(),
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+        ]);
         assert!(out.contains("Connected"), "{out}");
         env
     }
 
     fn start_relay(&mut self) {
         let child = self
-            .cmd(&["relay", "--data", self.relay_dir.to_str().unwrap(), "--listen", &format!("127.0.0.1:{}", self.relay_port)])
+            .cmd(&[
+                "relay",
+                "--data",
+                self.relay_dir.to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{}", self.relay_port),
+            ])
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        self.relay = Some(Proc(child));
+        self.relay = Some(Proc::new(child));
         wait_port(self.relay_port, "the relay");
     }
 
@@ -141,11 +194,15 @@ impl Env {
 
     fn start_desktop(&mut self) {
         let child = self
-            .cmd(&["serve", "--listen", &format!("127.0.0.1:{}", self.serve_port)])
+            .cmd(&[
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{}", self.serve_port),
+            ])
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        self.server = Some(Proc(child));
+        self.server = Some(Proc::new(child));
     }
 
     fn kill_desktop(&mut self) {
@@ -154,7 +211,11 @@ impl Env {
 
     /// A customer's STOP, posted by the fake the way Meta posts it (to the relay's hook URL).
     fn stop_from(&self, phone: &str, id: &str) -> Value {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            .to_string();
         self.fake.emit(
             "messages",
             json!({"messaging_product": "whatsapp",
@@ -186,13 +247,25 @@ impl Env {
             .sends()
             .iter()
             .filter(|r| r.body["type"] == "template")
-            .map(|r| r.body["to"].as_str().unwrap().trim_start_matches('+').to_string())
+            .map(|r| {
+                r.body["to"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches('+')
+                    .to_string()
+            })
             .collect()
     }
 
     fn relay_post(&self, body: &[u8], sig: Option<&str>) -> u16 {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let url = format!("http://127.0.0.1:{}/m/{}/webhook", self.relay_port, self.mailbox_id);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/m/{}/webhook",
+            self.relay_port, self.mailbox_id
+        );
         rt.block_on(async {
             let mut rb = reqwest::Client::new().post(url).body(body.to_vec());
             if let Some(s) = sig {
@@ -206,7 +279,16 @@ impl Env {
 #[test]
 fn stops_sent_while_the_shop_pc_was_off_are_in_the_ledger_before_a_broadcast_claims_anyone() {
     let mut env = Env::new(20);
-    let id = env.ok(&["broadcast", "create", "--template", "summer_sale", "--language", "en_GB", "--param", "1=Hi"]);
+    let id = env.ok(&[
+        "broadcast",
+        "create",
+        "--template",
+        "summer_sale",
+        "--language",
+        "en_GB",
+        "--param",
+        "1=Hi",
+    ]);
     let id = id.trim().to_string();
     // The PC is off; five customers reply STOP at night. Meta delivers to the relay.
     let stopped: Vec<String> = env.phones[..5].to_vec();
@@ -215,17 +297,63 @@ fn stops_sent_while_the_shop_pc_was_off_are_in_the_ledger_before_a_broadcast_cla
         let r = env.stop_from(p, &format!("wamid.NIGHT{i}"));
         assert_eq!(r["status"], 200, "{r}");
     }
-    assert_eq!(env.db_count("SELECT count(*) FROM inbox WHERE relay_seq IS NOT NULL"), before, "nothing reached the PC yet");
+    assert_eq!(
+        env.db_count("SELECT count(*) FROM inbox WHERE relay_seq IS NOT NULL"),
+        before,
+        "nothing reached the PC yet"
+    );
     // Morning: the desktop and a broadcast start at the same moment.
     env.start_desktop();
-    let send = env.cmd(&["broadcast", "send", &id]).stdout(Stdio::piped()).stderr(Stdio::piped()).output().unwrap();
-    assert!(send.status.success(), "{}", String::from_utf8_lossy(&send.stderr));
+    let send = env
+        .cmd(&["broadcast", "send", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        send.status.success(),
+        "{}",
+        String::from_utf8_lossy(&send.stderr)
+    );
     let sent = env.sent_to();
     for p in &stopped {
-        assert!(!sent.contains(p), "{p} said STOP at night and was sent the broadcast");
-        assert_eq!(env.opted_out_events(p), 1, "{p}'s STOP is in the ledger once");
+        assert!(
+            !sent.contains(p),
+            "{p} said STOP at night and was sent the broadcast"
+        );
+        assert_eq!(
+            env.opted_out_events(p),
+            1,
+            "{p}'s STOP is in the ledger once"
+        );
     }
     assert_eq!(sent.len(), 15, "everyone else was sent to: {sent:?}");
+    // Each STOP is confirmed once, within 5 minutes of the customer's message: by the broadcast
+    // if it collected the mailbox itself, else by the receiver (started again if the broadcast
+    // held the lock when it began).
+    if env.server.as_mut().is_some_and(Proc::exited) {
+        env.start_desktop();
+    }
+    env.eventually("one confirmation per night STOP", |e| {
+        let texts: Vec<String> = e
+            .fake
+            .state()
+            .sends()
+            .iter()
+            .filter(|r| r.body["type"] == "text")
+            .map(|r| {
+                r.body["to"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches('+')
+                    .to_string()
+            })
+            .collect();
+        stopped
+            .iter()
+            .all(|p| texts.iter().filter(|t| *t == p).count() == 1)
+            && texts.len() == stopped.len()
+    });
 }
 
 #[test]
@@ -266,13 +394,25 @@ fn every_body_the_relay_answered_200_for_is_applied_once_through_kills_of_either
         answered.iter().all(|p| e.opted_out_events(p) >= 1)
     });
     for p in &answered {
-        assert_eq!(env.opted_out_events(p), 1, "{p}'s STOP was applied more than once");
+        assert_eq!(
+            env.opted_out_events(p),
+            1,
+            "{p}'s STOP was applied more than once"
+        );
     }
     let rows = env.db_count("SELECT count(*) FROM inbox WHERE relay_seq IS NOT NULL");
-    let distinct = env.db_count("SELECT count(DISTINCT relay_seq) FROM inbox WHERE relay_seq IS NOT NULL");
+    let distinct =
+        env.db_count("SELECT count(DISTINCT relay_seq) FROM inbox WHERE relay_seq IS NOT NULL");
     assert_eq!(rows, distinct, "a body was stored twice");
     env.eventually("the relay emptied once everything was acknowledged", |e| {
-        let list = e.json(&["relay", "mailbox", "list", "--data", e.relay_dir.to_str().unwrap(), "--json"]);
+        let list = e.json(&[
+            "relay",
+            "mailbox",
+            "list",
+            "--data",
+            e.relay_dir.to_str().unwrap(),
+            "--json",
+        ]);
         list[0]["pending"] == 0
     });
 }
@@ -285,9 +425,26 @@ fn forged_and_unsigned_posts_change_nothing_and_the_status_counts_what_the_deskt
         "value": {"messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_NUMBER_ID},
             "messages": [{"from": victim, "id": "wamid.FORGED", "timestamp": "1", "type": "text", "text": {"body": "STOP"}}]}}]}]})
     .to_string();
-    assert_eq!(env.relay_post(body.as_bytes(), None), 401, "unsigned: refused at the door");
-    assert_eq!(env.relay_post(body.as_bytes(), Some(&format!("sha256={}", "00".repeat(32)))), 200, "the relay cannot tell without the app secret");
-    assert_eq!(env.relay_post(&vec![b' '; 3 * 1024 * 1024 + 1], Some(&format!("sha256={}", "00".repeat(32)))), 413);
+    assert_eq!(
+        env.relay_post(body.as_bytes(), None),
+        401,
+        "unsigned: refused at the door"
+    );
+    assert_eq!(
+        env.relay_post(
+            body.as_bytes(),
+            Some(&format!("sha256={}", "00".repeat(32)))
+        ),
+        200,
+        "the relay cannot tell without the app secret"
+    );
+    assert_eq!(
+        env.relay_post(
+            &vec![b' '; 3 * 1024 * 1024 + 1],
+            Some(&format!("sha256={}", "00".repeat(32)))
+        ),
+        413
+    );
     env.start_desktop();
     env.eventually("the forgery pulled and refused", |e| {
         e.json(&["webhook", "status", "--json"])["relay"]["refused"] == 1
@@ -295,43 +452,104 @@ fn forged_and_unsigned_posts_change_nothing_and_the_status_counts_what_the_deskt
     assert_eq!(env.opted_out_events(&victim), 0);
     let status = env.cmd(&["webhook", "status"]).output().unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(text.contains("1 bodies from the relay were refused"), "{text}");
+    assert!(
+        text.contains("1 bodies from the relay were refused"),
+        "{text}"
+    );
     assert!(text.contains("not forge or alter"), "{text}");
 }
 
 #[test]
 fn without_its_relay_a_broadcast_does_not_start_unless_the_owner_says_so_for_that_start() {
     let mut env = Env::new(3);
-    let id = env.ok(&["broadcast", "create", "--template", "summer_sale", "--language", "en_GB", "--param", "1=Hi"]);
+    let id = env.ok(&[
+        "broadcast",
+        "create",
+        "--template",
+        "summer_sale",
+        "--language",
+        "en_GB",
+        "--param",
+        "1=Hi",
+    ]);
     let id = id.trim().to_string();
     env.kill_relay();
     let err = env.fails(&["broadcast", "send", &id]);
-    assert!(err.contains("does not start") && err.contains("--without-relay"), "{err}");
+    assert!(
+        err.contains("does not start") && err.contains("--without-relay"),
+        "{err}"
+    );
     assert!(env.sent_to().is_empty(), "fail closed: nobody was sent to");
     env.ok(&["broadcast", "send", &id, "--without-relay"]);
     assert_eq!(env.sent_to().len(), 3);
-    let starts = env.conn().query_row("SELECT started_without_relay FROM broadcasts WHERE id = ?1", [&id], |r| r.get::<_, String>(0)).unwrap();
+    let starts = env
+        .conn()
+        .query_row(
+            "SELECT started_without_relay FROM broadcasts WHERE id = ?1",
+            [&id],
+            |r| r.get::<_, String>(0),
+        )
+        .unwrap();
     let starts: Value = serde_json::from_str(&starts).unwrap();
     assert_eq!(starts.as_array().unwrap().len(), 1);
     let why = starts[0]["why"].as_str().unwrap();
-    assert!(why.contains("cannot be reached") || why.contains("is not answering"), "{starts}");
+    assert!(
+        why.contains("cannot be reached") || why.contains("is not answering"),
+        "{starts}"
+    );
 }
 
 #[test]
 fn the_relay_starts_in_an_empty_directory_and_says_what_is_missing() {
     let cli = support::Cli::new();
     let dir = cli.dir.path().join("fresh");
-    let err = cli.fails(&["relay", "mailbox", "add", "Shop", "--data", dir.to_str().unwrap()]);
+    let err = cli.fails(&[
+        "relay",
+        "mailbox",
+        "add",
+        "Shop",
+        "--data",
+        dir.to_str().unwrap(),
+    ]);
     assert!(err.contains("--public-url"), "{err}");
-    let err = cli.fails(&["relay", "mailbox", "add", "Shop", "--data", dir.to_str().unwrap(), "--public-url", "http://plain.example"]);
+    let err = cli.fails(&[
+        "relay",
+        "mailbox",
+        "add",
+        "Shop",
+        "--data",
+        dir.to_str().unwrap(),
+        "--public-url",
+        "http://plain.example",
+    ]);
     assert!(err.contains("https"), "{err}");
     let err = cli.fails(&["relay", "mailbox", "list"]);
     assert!(err.contains("--data"), "{err}");
     let port = free_port();
-    let _relay = Proc(cli.cmd(&["relay", "--data", dir.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")]).stdout(Stdio::null()).spawn().unwrap());
+    let _relay = Proc::new(
+        cli.cmd(&[
+            "relay",
+            "--data",
+            dir.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
     wait_port(port, "the relay");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let health = rt.block_on(async { reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.unwrap().status().as_u16() });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let health = rt.block_on(async {
+        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
     assert_eq!(health, 200);
     assert!(dir.join("relay.db").exists());
     assert!(!cli.db().exists(), "the relay opened no shop database");
@@ -340,9 +558,18 @@ fn the_relay_starts_in_an_empty_directory_and_says_what_is_missing() {
 #[test]
 fn a_running_marketing_broadcast_pauses_when_the_relay_has_been_silent_for_a_minute() {
     let mut env = Env::new(30);
-    let id = env.ok(&["broadcast", "create", "--template", "summer_sale", "--language", "en_GB", "--param", "1=Hi"]);
+    let id = env.ok(&[
+        "broadcast",
+        "create",
+        "--template",
+        "summer_sale",
+        "--language",
+        "en_GB",
+        "--param",
+        "1=Hi",
+    ]);
     let id = id.trim().to_string();
-    let send = Proc(
+    let send = Proc::new(
         env.cmd(&["broadcast", "send", &id, "--rate", "2"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -353,17 +580,22 @@ fn a_running_marketing_broadcast_pauses_when_the_relay_has_been_silent_for_a_min
     env.kill_relay();
     std::thread::sleep(Duration::from_millis(500));
     // A minute of failed pulls, without waiting a minute.
-    env.eventually("the failed pull recorded", |e| e.db_count("SELECT count(*) FROM relay_state WHERE failing_since IS NOT NULL") == 1);
+    env.eventually("the failed pull recorded", |e| {
+        e.db_count("SELECT count(*) FROM relay_state WHERE failing_since IS NOT NULL") == 1
+    });
     env.sql("UPDATE relay_state SET failing_since = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-90 seconds')");
-    let mut send = send;
-    let out = {
-        let child = std::mem::replace(&mut send.0, env.cmd(&["--version"]).spawn().unwrap());
-        child.wait_with_output().unwrap()
-    };
+    let out = send.output();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("paused") && err.contains("relay:"), "{err}");
-    let state = env.conn().query_row("SELECT state, pause_reason FROM broadcasts WHERE id = ?1", [&id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap();
+    let state = env
+        .conn()
+        .query_row(
+            "SELECT state, pause_reason FROM broadcasts WHERE id = ?1",
+            [&id],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )
+        .unwrap();
     assert_eq!(state.0, "paused");
     assert!(state.1.starts_with("relay:"), "{}", state.1);
     assert!(env.sent_to().len() < 30, "it stopped before the end");
@@ -372,17 +604,35 @@ fn a_running_marketing_broadcast_pauses_when_the_relay_has_been_silent_for_a_min
 /// `deploy/optdesk-relay.service` as systemd reads it, with this build's binary in ExecStart.
 #[test]
 fn the_relays_systemd_unit_verifies() {
-    let Ok(out) = std::process::Command::new("systemd-analyze").arg("--version").output() else {
+    let Ok(out) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    else {
         eprintln!("systemd-analyze is not installed here: the unit is not verified (a manual check in the README)");
         return;
     };
     assert!(out.status.success());
-    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/optdesk-relay.service")).unwrap();
-    assert!(unit.contains("ExecStart=/usr/local/bin/optdesk relay "), "{unit}");
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/optdesk-relay.service"
+    ))
+    .unwrap();
+    assert!(
+        unit.contains("ExecStart=/usr/local/bin/optdesk relay "),
+        "{unit}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("optdesk-relay.service");
-    std::fs::write(&path, unit.replace("/usr/local/bin/optdesk", env!("CARGO_BIN_EXE_optdesk"))).unwrap();
-    let out = std::process::Command::new("systemd-analyze").arg("verify").arg(&path).output().unwrap();
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/optdesk", env!("CARGO_BIN_EXE_optdesk")),
+    )
+    .unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(
         out.status.success() && out.stderr.is_empty(),
         "{}",
@@ -396,18 +646,38 @@ fn the_relays_systemd_unit_verifies() {
 fn the_relays_container_image_builds_where_an_engine_runs() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let file = std::fs::read_to_string(format!("{root}/deploy/Containerfile")).unwrap();
-    assert!(file.contains("-p optdesk-cli --bin optdesk") && file.contains("ENTRYPOINT [\"optdesk\", \"relay\""), "{file}");
+    assert!(
+        file.contains("-p optdesk-cli --bin optdesk")
+            && file.contains("ENTRYPOINT [\"optdesk\", \"relay\""),
+        "{file}"
+    );
     let engine = ["podman", "docker"].into_iter().find(|e| {
-        std::process::Command::new(e).arg("info").output().is_ok_and(|o| o.status.success())
+        std::process::Command::new(e)
+            .arg("info")
+            .output()
+            .is_ok_and(|o| o.status.success())
     });
     let Some(engine) = engine else {
-        eprintln!("no container engine runs here: the image is not built (a manual check in the README)");
+        eprintln!(
+            "no container engine runs here: the image is not built (a manual check in the README)"
+        );
         return;
     };
     let out = std::process::Command::new(engine)
-        .args(["build", "-f", "deploy/Containerfile", "-t", "optdesk-relay:test", "."])
+        .args([
+            "build",
+            "-f",
+            "deploy/Containerfile",
+            "-t",
+            "optdesk-relay:test",
+            ".",
+        ])
         .current_dir(root)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -45,10 +45,20 @@ pub struct InstanceLock {
 
 /// Takes the one-receiver-per-database lock, or says who has it.
 pub fn lock(db: &Path) -> Result<InstanceLock> {
+    lock_for(
+        db,
+        "the webhook receiver of the desktop app or `optdesk serve`",
+    )
+}
+
+/// [`lock`], naming what holds it (`holder`, with this process's id) for whoever is refused.
+pub fn lock_for(db: &Path, holder: &str) -> Result<InstanceLock> {
+    use std::io::{Read, Seek, Write};
     let path = db.with_extension("receiver.lock");
-    let file = File::options()
+    let mut file = File::options()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .open(&path)
         .map_err(|source| Error::Io {
@@ -56,11 +66,26 @@ pub fn lock(db: &Path) -> Result<InstanceLock> {
             source,
         })?;
     match file.try_lock() {
-        Ok(()) => Ok(InstanceLock { _file: file }),
-        Err(_) => Err(Error::invalid(format!(
-            "another OptDesk webhook receiver is already running on {} (the desktop app or `optdesk serve`); only one may",
-            db.display()
-        ))),
+        Ok(()) => {
+            // Who holds it, for the message a second process gets (best effort).
+            let _ = file.set_len(0);
+            let _ = file.rewind();
+            let _ = write!(file, "{holder}, pid {}", std::process::id());
+            Ok(InstanceLock { _file: file })
+        }
+        Err(_) => {
+            let mut who = String::new();
+            let _ = file.read_to_string(&mut who);
+            let who = if who.trim().is_empty() {
+                "the desktop app or `optdesk serve`".to_string()
+            } else {
+                who.trim().to_string()
+            };
+            Err(Error::invalid(format!(
+                "another OptDesk process is already receiving webhooks on {}: {who}; only one may at a time",
+                db.display()
+            )))
+        }
     }
 }
 
@@ -156,7 +181,12 @@ fn processing_loop(
     }
 }
 
-async fn replies_loop(db: Database, client: Client, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Sends queued replies (confirmations, HELP answers, welcomes) until `stop`.
+pub(crate) async fn replies_loop(
+    db: Database,
+    client: Client,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut store = match db.open() {
         Ok(s) => s,
         Err(e) => return eprintln!("optdesk: the reply sender cannot open the database: {e}"),
@@ -255,18 +285,21 @@ pub async fn serve_on(
         .clone()
         .map(|c| tokio::spawn(watch_loop(cfg.db.clone(), c, watch_secret, stop_rx.clone())));
     // Relay mode: the mailbox is pulled into the same inbox, and the processor woken.
-    let puller = opened.as_ref().and_then(|(_, reach)| reach.relay()).map(|client| {
-        let wake = wake_tx.clone();
-        tokio::spawn(crate::relay::pull::run(
-            crate::relay::pull::Puller::new(client, pull_secret),
-            inbox.clone(),
-            false,
-            move || {
-                let _ = wake.try_send(());
-            },
-            stop_rx.clone(),
-        ))
-    });
+    let puller = opened
+        .as_ref()
+        .and_then(|(_, reach)| reach.relay())
+        .map(|client| {
+            let wake = wake_tx.clone();
+            tokio::spawn(crate::relay::pull::run(
+                crate::relay::pull::Puller::new(client, pull_secret),
+                inbox.clone(),
+                false,
+                move || {
+                    let _ = wake.try_send(());
+                },
+                stop_rx.clone(),
+            ))
+        });
     let housekeeping =
         opened.map(|(store, reach)| tokio::spawn(housekeeping_loop(store, reach, stop_rx.clone())));
     let sender = cfg
@@ -278,7 +311,10 @@ pub async fn serve_on(
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = wake_tx.try_send(());
     let _ = stop_tx.send(true);
-    for task in [sender, watcher, housekeeping, puller].into_iter().flatten() {
+    for task in [sender, watcher, housekeeping, puller]
+        .into_iter()
+        .flatten()
+    {
         let _ = task.await;
     }
     let _ = tokio::task::spawn_blocking(move || processor.join()).await;

@@ -59,12 +59,20 @@ async fn env() -> Env {
         d.set(&format!("+{p}"), Marketing, OptedIn);
     }
     let relay_dir = tempfile::tempdir().unwrap();
-    let mailbox = relay_store::add_mailbox(&relay_store::open(relay_dir.path()).unwrap(), "Bakery").unwrap();
+    let mailbox =
+        relay_store::add_mailbox(&relay_store::open(relay_dir.path()).unwrap(), "Bakery").unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let app = server::app(relay_dir.path(), Limits::default()).unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let e = Env { d, relay_dir, mailbox, url, key: Arc::new(SealKey::generate()), http: reqwest::Client::new() };
+    let e = Env {
+        d,
+        relay_dir,
+        mailbox,
+        url,
+        key: Arc::new(SealKey::generate()),
+        http: reqwest::Client::new(),
+    };
     e.client().register(&Secret::new("verify")).await.unwrap();
     e
 }
@@ -108,16 +116,22 @@ impl Env {
     }
 
     fn marketing(&self, phone: &str) -> Option<optdesk_core::ConsentState> {
-        contacts::require(self.d.store.conn(), &format!("+{phone}")).unwrap().marketing
+        contacts::require(self.d.store.conn(), &format!("+{phone}"))
+            .unwrap()
+            .marketing
     }
 
     fn stop_events(&self, phone: &str) -> i64 {
-        self.d.store.conn().query_row(
-            "SELECT count(*) FROM consent_events e JOIN contacts c ON c.id = e.contact_id
+        self.d
+            .store
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM consent_events e JOIN contacts c ON c.id = e.contact_id
              WHERE c.phone = ?1 AND e.subject = 'marketing' AND e.state = 'opted_out'",
-            [format!("+{phone}")],
-            |r| r.get(0),
-        ).unwrap()
+                [format!("+{phone}")],
+                |r| r.get(0),
+            )
+            .unwrap()
     }
 
     fn relay_pending(&self) -> i64 {
@@ -166,7 +180,15 @@ async fn a_desktop_killed_between_its_commit_and_its_acknowledgement_stores_noth
     e.post(&body, &sign(&body)).await;
     let after = pull::pull_once(&e.puller(), &store, 0).await.unwrap();
     assert_eq!(after.stored, 1);
-    let rows: i64 = e.d.store.conn().query_row("SELECT count(*) FROM inbox WHERE relay_mailbox = ?1", [&mailbox], |r| r.get(0)).unwrap();
+    let rows: i64 =
+        e.d.store
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM inbox WHERE relay_mailbox = ?1",
+                [&mailbox],
+                |r| r.get(0),
+            )
+            .unwrap();
     assert_eq!(rows, 4);
 }
 
@@ -175,10 +197,17 @@ async fn a_body_the_relay_altered_or_a_forgery_it_kept_is_refused_and_counted() 
     let e = env().await;
     // Without the app secret the relay keeps a forgery; the desktop refuses it.
     let forged = stop(ANA, "wamid.FORGED");
-    assert_eq!(e.post(&forged, &format!("sha256={}", "ab".repeat(32))).await, 200);
+    assert_eq!(
+        e.post(&forged, &format!("sha256={}", "ab".repeat(32)))
+            .await,
+        200
+    );
     // A relay that seals an altered body (it has the desktop's public key) is caught too.
     let good = stop(BEN, "wamid.REAL");
-    let altered = String::from_utf8(good.clone()).unwrap().replace(BEN, ANA).into_bytes();
+    let altered = String::from_utf8(good.clone())
+        .unwrap()
+        .replace(BEN, ANA)
+        .into_bytes();
     let public = optdesk_relay::wire::public_key(&e.key.public_hex()).unwrap();
     relay_store::insert(
         &mut relay_store::open(e.relay_dir.path()).unwrap(),
@@ -195,12 +224,20 @@ async fn a_body_the_relay_altered_or_a_forgery_it_kept_is_refused_and_counted() 
     let pulled = pull::pull_once(&e.puller(), &store, 0).await.unwrap();
     assert_eq!((pulled.stored, pulled.refused), (1, 2), "{pulled:?}");
     pull::process_inbox(&store).await.unwrap();
-    assert_eq!(e.marketing(ANA), Some(OptedIn), "neither the forgery nor the altered body opted Ana out");
+    assert_eq!(
+        e.marketing(ANA),
+        Some(OptedIn),
+        "neither the forgery nor the altered body opted Ana out"
+    );
     assert_eq!(e.marketing(BEN), Some(OptedOut));
     let s = state::load(e.d.store.conn()).unwrap();
     assert_eq!(s.refused, 2);
     assert!(s.refused_at.is_some());
-    assert_eq!(e.relay_pending(), 0, "refused bodies are acknowledged too: they will never be good");
+    assert_eq!(
+        e.relay_pending(),
+        0,
+        "refused bodies are acknowledged too: they will never be good"
+    );
 }
 
 #[tokio::test]
@@ -212,11 +249,16 @@ async fn a_drain_applies_what_the_mailbox_held_and_keeps_pulling_while_the_broad
         access: e.access(),
         app_secret: Some(Secret::new(APP_SECRET)),
         timeout: Duration::from_secs(10),
+        replies: None,
     };
     let (drained, session) = drain::drain(&e.db(), &plan).await.unwrap();
     assert!(drained.pulled_here, "no receiver runs, so the sender pulls");
     assert!(drained.target > 0);
-    assert_eq!(e.marketing(ANA), Some(OptedOut), "in the ledger before the first claim");
+    assert_eq!(
+        e.marketing(ANA),
+        Some(OptedOut),
+        "in the ledger before the first claim"
+    );
     let session = session.expect("the sender goes on pulling");
     // While it holds the receiver lock, nobody else can start one.
     assert!(optdesk_core::receiver::lock(&e.d.path()).is_err());
@@ -225,11 +267,17 @@ async fn a_drain_applies_what_the_mailbox_held_and_keeps_pulling_while_the_broad
     e.post(&later, &sign(&later)).await;
     let until = std::time::Instant::now() + Duration::from_secs(10);
     while e.marketing(BEN) != Some(OptedOut) {
-        assert!(std::time::Instant::now() < until, "the STOP sent during the broadcast was not applied");
+        assert!(
+            std::time::Instant::now() < until,
+            "the STOP sent during the broadcast was not applied"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     session.end().await;
-    assert!(optdesk_core::receiver::lock(&e.d.path()).is_ok(), "the lock is released at the end");
+    assert!(
+        optdesk_core::receiver::lock(&e.d.path()).is_ok(),
+        "the lock is released at the end"
+    );
 }
 
 #[tokio::test]
@@ -238,8 +286,16 @@ async fn a_drain_waits_for_the_receiver_that_holds_the_lock_and_refuses_on_timeo
     let body = stop(ANA, "wamid.WAIT");
     e.post(&body, &sign(&body)).await;
     let _receiver = optdesk_core::receiver::lock(&e.d.path()).unwrap(); // someone else receives…
-    let plan = drain::Plan { access: e.access(), app_secret: None, timeout: Duration::from_millis(600) };
-    let err = drain::drain(&e.db(), &plan).await.err().expect("…but never pulls");
+    let plan = drain::Plan {
+        access: e.access(),
+        app_secret: None,
+        timeout: Duration::from_millis(600),
+        replies: None,
+    };
+    let err = drain::drain(&e.db(), &plan)
+        .await
+        .err()
+        .expect("…but never pulls");
     assert!(err.to_string().contains("--without-relay"), "{err}");
     assert_eq!(e.marketing(ANA), Some(OptedIn));
     // When that receiver pulls, the drain finishes.
@@ -251,7 +307,10 @@ async fn a_drain_waits_for_the_receiver_that_holds_the_lock_and_refuses_on_timeo
         pull::pull_once(&puller, &store, 0).await.unwrap();
         pull::process_inbox(&store).await.unwrap();
     });
-    let plan = drain::Plan { timeout: Duration::from_secs(10), ..plan };
+    let plan = drain::Plan {
+        timeout: Duration::from_secs(10),
+        ..plan
+    };
     let (drained, session) = drain::drain(&e.db(), &plan).await.unwrap();
     assert!(!drained.pulled_here && session.is_none());
     pulling.await.unwrap();
@@ -263,7 +322,19 @@ async fn an_unreachable_relay_stops_the_broadcast_from_starting() {
     let e = env().await;
     let mut access = e.access();
     access.base = "http://127.0.0.1:9/m/0123456789abcdef0123456789abcdef".into();
-    let plan = drain::Plan { access, app_secret: Some(Secret::new(APP_SECRET)), timeout: Duration::from_secs(5) };
-    let err = drain::drain(&e.db(), &plan).await.err().unwrap().to_string();
-    assert!(err.contains("cannot be reached") && err.contains("does not start"), "{err}");
+    let plan = drain::Plan {
+        access,
+        app_secret: Some(Secret::new(APP_SECRET)),
+        timeout: Duration::from_secs(5),
+        replies: None,
+    };
+    let err = drain::drain(&e.db(), &plan)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("cannot be reached") && err.contains("does not start"),
+        "{err}"
+    );
 }

@@ -60,7 +60,10 @@ fn writer(conn: &mut Connection, rx: Receiver<Job>, committed: impl Fn(&[(String
                 }
             }
             Err(e) => {
-                eprintln!("optdesk relay: storing {} bodies failed: {e}", replies.len());
+                eprintln!(
+                    "optdesk relay: storing {} bodies failed: {e}",
+                    replies.len()
+                );
                 for reply in replies {
                     let _ = reply.send(Err(e.to_string()));
                 }

@@ -114,7 +114,10 @@ impl Shared {
     }
 
     fn forget(&self, id: &str) {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 
     fn rejected(&self, id: &str) -> Arc<Rejected> {
@@ -138,7 +141,8 @@ impl Shared {
             at: Instant::now(),
         });
         let now = Instant::now();
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * l.per_second).min(l.burst.max(1.0));
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * l.per_second)
+            .min(l.burst.max(1.0));
         b.at = now;
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;
@@ -170,7 +174,10 @@ async fn healthz(State(s): S) -> Response {
     if ok {
         text(StatusCode::OK, "ok\n")
     } else {
-        text(StatusCode::SERVICE_UNAVAILABLE, "the relay's database cannot be read\n")
+        text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the relay's database cannot be read\n",
+        )
     }
 }
 
@@ -195,7 +202,10 @@ async fn handshake(
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let ok = get("hub.mode") == Some("subscribe")
         && get("hub.verify_token").is_some_and(|t| {
-            wire::same(wire::sha256_hex(t.as_bytes()).as_bytes(), m.verify_hash.as_bytes())
+            wire::same(
+                wire::sha256_hex(t.as_bytes()).as_bytes(),
+                m.verify_hash.as_bytes(),
+            )
         });
     match (ok, get("hub.challenge")) {
         (true, Some(c)) => (StatusCode::OK, c.to_string()).into_response(),
@@ -209,8 +219,13 @@ fn well_formed(sig: &str) -> bool {
 }
 
 fn signed_by(secret: &str, sig: &str, body: &[u8]) -> bool {
-    let Some(mac_hex) = sig.strip_prefix("sha256=") else { return false };
-    let (Ok(expected), Ok(mut mac)) = (hex::decode(mac_hex), Hmac::<Sha256>::new_from_slice(secret.as_bytes())) else {
+    let Some(mac_hex) = sig.strip_prefix("sha256=") else {
+        return false;
+    };
+    let (Ok(expected), Ok(mut mac)) = (
+        hex::decode(mac_hex),
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()),
+    ) else {
         return false;
     };
     mac.update(body);
@@ -244,7 +259,10 @@ async fn intake(
         .unwrap_or_default();
     if !well_formed(sig) {
         rejected.unsigned.fetch_add(1, Ordering::Relaxed);
-        return text(StatusCode::UNAUTHORIZED, "missing or malformed X-Hub-Signature-256");
+        return text(
+            StatusCode::UNAUTHORIZED,
+            "missing or malformed X-Hub-Signature-256",
+        );
     }
     if let Some(secret) = &m.app_secret {
         if !signed_by(secret, sig, &body) {
@@ -267,8 +285,12 @@ async fn intake(
         .is_some_and(|(_, bytes)| *bytes >= s.limits.max_pending_bytes);
     if over_bytes || !s.admit(&id) {
         rejected.over_quota.fetch_add(1, Ordering::Relaxed);
-        let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "this mailbox is over its quota; retry later");
-        r.headers_mut().insert("retry-after", HeaderValue::from_static("30"));
+        let mut r = text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this mailbox is over its quota; retry later",
+        );
+        r.headers_mut()
+            .insert("retry-after", HeaderValue::from_static("30"));
         return r;
     }
     let sealed = wire::seal(&key, sig, &body);
@@ -298,28 +320,48 @@ async fn intake(
     match stored.await {
         Ok(Ok(_)) => text(StatusCode::OK, "ok"),
         // Not stored, so not acknowledged: Meta delivers it again.
-        _ => text(StatusCode::SERVICE_UNAVAILABLE, "could not store the body; retry later"),
+        _ => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "could not store the body; retry later",
+        ),
     }
 }
 
 /// The desktop's side: the right pull secret and a name, or nothing.
-fn desktop(s: &Shared, id: &str, headers: &HeaderMap) -> std::result::Result<(Mailbox, String), Response> {
+fn desktop(
+    s: &Shared,
+    id: &str,
+    headers: &HeaderMap,
+) -> std::result::Result<(Mailbox, String), Response> {
     let Some(m) = s.mailbox(id) else {
         return Err(text(StatusCode::NOT_FOUND, "no such mailbox"));
     };
     let ok = bearer(headers).is_some_and(|given| {
-        wire::same(wire::sha256_hex(given.as_bytes()).as_bytes(), m.pull_hash.as_bytes())
+        wire::same(
+            wire::sha256_hex(given.as_bytes()).as_bytes(),
+            m.pull_hash.as_bytes(),
+        )
     });
     if !ok {
-        s.rejected(id).bad_pull_secret.fetch_add(1, Ordering::Relaxed);
-        return Err(text(StatusCode::UNAUTHORIZED, "wrong pull secret for this mailbox"));
+        s.rejected(id)
+            .bad_pull_secret
+            .fetch_add(1, Ordering::Relaxed);
+        return Err(text(
+            StatusCode::UNAUTHORIZED,
+            "wrong pull secret for this mailbox",
+        ));
     }
     let consumer = headers
         .get(wire::CONSUMER_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|c| !c.is_empty() && c.len() <= 200)
-        .ok_or_else(|| text(StatusCode::BAD_REQUEST, "X-OptDesk-Consumer names the desktop"))?
+        .ok_or_else(|| {
+            text(
+                StatusCode::BAD_REQUEST,
+                "X-OptDesk-Consumer names the desktop",
+            )
+        })?
         .to_string();
     let lease = store::lease(
         &s.reader.lock().unwrap_or_else(|p| p.into_inner()),
@@ -349,12 +391,26 @@ async fn register(
     };
     let hash = r.verify_token_sha256.trim().to_ascii_lowercase();
     if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return text(StatusCode::BAD_REQUEST, "verify_token_sha256 is a SHA-256 in hex");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "verify_token_sha256 is a SHA-256 in hex",
+        );
     }
-    let saved = store::register(&s.reader.lock().unwrap_or_else(|p| p.into_inner()), &id, &key, &hash);
+    let saved = store::register(
+        &s.reader.lock().unwrap_or_else(|p| p.into_inner()),
+        &id,
+        &key,
+        &hash,
+    );
     s.forget(&id);
     match saved {
-        Ok(()) => with_newest(s.newest_of(&id), Json(Newest { newest: s.newest_of(&id) }).into_response()),
+        Ok(()) => with_newest(
+            s.newest_of(&id),
+            Json(Newest {
+                newest: s.newest_of(&id),
+            })
+            .into_response(),
+        ),
         Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     }
 }
@@ -368,7 +424,12 @@ struct Pull {
     limit: Option<usize>,
 }
 
-async fn events(State(s): S, UrlPath(id): UrlPath<String>, headers: HeaderMap, Query(p): Query<Pull>) -> Response {
+async fn events(
+    State(s): S,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    Query(p): Query<Pull>,
+) -> Response {
     if let Err(e) = desktop(&s, &id, &headers) {
         return e;
     }
@@ -404,14 +465,28 @@ async fn events(State(s): S, UrlPath(id): UrlPath<String>, headers: HeaderMap, Q
     }
 }
 
-async fn ack(State(s): S, UrlPath(id): UrlPath<String>, headers: HeaderMap, Json(a): Json<Ack>) -> Response {
+async fn ack(
+    State(s): S,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    Json(a): Json<Ack>,
+) -> Response {
     if let Err(e) = desktop(&s, &id, &headers) {
         return e;
     }
-    let freed = store::ack(&s.reader.lock().unwrap_or_else(|p| p.into_inner()), &id, a.upto);
+    let freed = store::ack(
+        &s.reader.lock().unwrap_or_else(|p| p.into_inner()),
+        &id,
+        a.upto,
+    );
     match freed {
         Ok((n, bytes)) => {
-            if let Some(p) = s.pending.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&id) {
+            if let Some(p) = s
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(&id)
+            {
                 p.0 = (p.0 - n).max(0);
                 p.1 = (p.1 - bytes).max(0);
             }
@@ -430,7 +505,9 @@ async fn metrics(State(s): S, headers: HeaderMap) -> Response {
             "no admin secret is set; run `optdesk relay admin-secret --data DIR`",
         );
     };
-    if !bearer(&headers).is_some_and(|g| wire::same(wire::sha256_hex(g.as_bytes()).as_bytes(), hash.as_bytes())) {
+    if !bearer(&headers)
+        .is_some_and(|g| wire::same(wire::sha256_hex(g.as_bytes()).as_bytes(), hash.as_bytes()))
+    {
         return text(StatusCode::UNAUTHORIZED, "wrong admin secret");
     }
     let boxes = match store::list(&conn) {
@@ -449,8 +526,15 @@ async fn metrics(State(s): S, headers: HeaderMap) -> Response {
         line(&mut out, "pulled_total", &l, b.pulled.to_string());
         line(&mut out, "pending", &l, b.pending.to_string());
         line(&mut out, "pending_bytes", &l, b.pending_bytes.to_string());
-        let age = b.oldest_pending.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0);
-        line(&mut out, "oldest_pending_age_seconds", &l, format!("{age:.1}"));
+        let age = b
+            .oldest_pending
+            .map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0);
+        line(
+            &mut out,
+            "oldest_pending_age_seconds",
+            &l,
+            format!("{age:.1}"),
+        );
         let r = s.rejected(&b.id);
         for (why, n) in [
             ("unsigned", &r.unsigned),
@@ -460,11 +544,26 @@ async fn metrics(State(s): S, headers: HeaderMap) -> Response {
             ("no_key", &r.no_key),
             ("bad_pull_secret", &r.bad_pull_secret),
         ] {
-            line(&mut out, "rejected_total", &format!("{l},reason=\"{why}\""), n.load(Ordering::Relaxed).to_string());
+            line(
+                &mut out,
+                "rejected_total",
+                &format!("{l},reason=\"{why}\""),
+                n.load(Ordering::Relaxed).to_string(),
+            );
         }
     }
-    line(&mut out, "unknown_mailbox_total", "", s.unknown_mailbox.load(Ordering::Relaxed).to_string());
-    (StatusCode::OK, [("content-type", "text/plain; version=0.0.4")], out).into_response()
+    line(
+        &mut out,
+        "unknown_mailbox_total",
+        "",
+        s.unknown_mailbox.load(Ordering::Relaxed).to_string(),
+    );
+    (
+        StatusCode::OK,
+        [("content-type", "text/plain; version=0.0.4")],
+        out,
+    )
+        .into_response()
 }
 
 /// Deletes what nobody collected within the keeping time.
@@ -532,7 +631,9 @@ pub fn app(data: &Path, limits: Limits) -> Result<Router> {
         .route("/metrics", get(metrics))
         .route(
             "/m/{id}/webhook",
-            get(handshake).post(intake).layer(DefaultBodyLimit::max(wire::MAX_BODY)),
+            get(handshake)
+                .post(intake)
+                .layer(DefaultBodyLimit::max(wire::MAX_BODY)),
         )
         .route("/m/{id}/key", post(register))
         .route("/m/{id}/events", get(events))

@@ -48,7 +48,10 @@ pub fn now_ms() -> i64 {
 /// Opens (creating) `DIR/relay.db`, fsync'd on every commit.
 pub fn open(dir: &Path) -> Result<Connection> {
     std::fs::create_dir_all(dir).map_err(|e| {
-        Error::Setup(format!("cannot create the data directory {}: {e}", dir.display()))
+        Error::Setup(format!(
+            "cannot create the data directory {}: {e}",
+            dir.display()
+        ))
     })?;
     let path = dir.join("relay.db");
     let conn = Connection::open(&path)
@@ -102,7 +105,9 @@ pub struct Created {
 pub fn add_mailbox(conn: &Connection, name: &str) -> Result<Created> {
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
-        return Err(Error::Invalid("a mailbox name is 1 to 100 characters".into()));
+        return Err(Error::Invalid(
+            "a mailbox name is 1 to 100 characters".into(),
+        ));
     }
     let created = Created {
         name: name.to_string(),
@@ -130,9 +135,15 @@ pub fn add_mailbox(conn: &Connection, name: &str) -> Result<Created> {
 }
 
 fn id_of(conn: &Connection, name: &str) -> Result<String> {
-    conn.query_row("SELECT id FROM mailboxes WHERE name = ?1", [name], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| Error::Invalid(format!("there is no mailbox named {name:?} (see `optdesk relay mailbox list`)")))
+    conn.query_row("SELECT id FROM mailboxes WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
+    .optional()?
+    .ok_or_else(|| {
+        Error::Invalid(format!(
+            "there is no mailbox named {name:?} (see `optdesk relay mailbox list`)"
+        ))
+    })
 }
 
 /// A new pull secret (the old one stops working at once) and the lease released.
@@ -149,7 +160,10 @@ pub fn rotate(conn: &Connection, name: &str) -> Result<String> {
 /// Gives the relay the shop's app secret (it then refuses forgeries itself), or takes it away.
 pub fn set_app_secret(conn: &Connection, name: &str, secret: Option<&str>) -> Result<()> {
     let id = id_of(conn, name)?;
-    conn.execute("UPDATE mailboxes SET app_secret = ?1 WHERE id = ?2", params![secret, id])?;
+    conn.execute(
+        "UPDATE mailboxes SET app_secret = ?1 WHERE id = ?2",
+        params![secret, id],
+    )?;
     Ok(())
 }
 
@@ -247,7 +261,12 @@ pub fn lease(conn: &Connection, id: &str, consumer: &str, now: i64, for_ms: i64)
 
 /// The desktop's sealing key and its verify token's hash (Meta's handshake then uses the token
 /// the desktop registers with Meta).
-pub fn register(conn: &Connection, id: &str, public_key: &[u8; 32], verify_hash: &str) -> Result<()> {
+pub fn register(
+    conn: &Connection,
+    id: &str,
+    public_key: &[u8; 32],
+    verify_hash: &str,
+) -> Result<()> {
     conn.execute(
         "UPDATE mailboxes SET public_key = ?1, verify_hash = ?2 WHERE id = ?3",
         params![public_key.as_slice(), verify_hash, id],
@@ -285,7 +304,13 @@ pub fn insert(conn: &mut Connection, batch: &[Incoming]) -> Result<Vec<i64>> {
 }
 
 /// Stored bodies after `after`, oldest first, up to `limit` of them and about `max_bytes`.
-pub fn events_after(conn: &Connection, id: &str, after: i64, limit: usize, max_bytes: usize) -> Result<Vec<Event>> {
+pub fn events_after(
+    conn: &Connection,
+    id: &str,
+    after: i64,
+    limit: usize,
+    max_bytes: usize,
+) -> Result<Vec<Event>> {
     use base64::Engine;
     let mut st = conn.prepare_cached(
         "SELECT seq, received_at, sealed FROM events WHERE mailbox = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
@@ -315,8 +340,14 @@ pub fn ack(conn: &Connection, id: &str, upto: i64) -> Result<(i64, i64)> {
         params![id, upto],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    tx.execute("DELETE FROM events WHERE mailbox = ?1 AND seq <= ?2", params![id, upto])?;
-    tx.execute("UPDATE mailboxes SET pulled = pulled + ?1 WHERE id = ?2", params![freed.0, id])?;
+    tx.execute(
+        "DELETE FROM events WHERE mailbox = ?1 AND seq <= ?2",
+        params![id, upto],
+    )?;
+    tx.execute(
+        "UPDATE mailboxes SET pulled = pulled + ?1 WHERE id = ?2",
+        params![freed.0, id],
+    )?;
     tx.commit()?;
     Ok(freed)
 }
@@ -336,7 +367,11 @@ pub fn pending(conn: &Connection) -> Result<Vec<(String, i64, i64)>> {
 }
 
 pub fn public_url(conn: &Connection) -> Result<Option<String>> {
-    Ok(conn.query_row("SELECT public_url FROM relay WHERE id = 1", [], |r| r.get(0))?)
+    Ok(
+        conn.query_row("SELECT public_url FROM relay WHERE id = 1", [], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 pub fn set_public_url(conn: &Connection, url: &str) -> Result<()> {
@@ -345,7 +380,11 @@ pub fn set_public_url(conn: &Connection, url: &str) -> Result<()> {
 }
 
 pub fn admin_hash(conn: &Connection) -> Result<Option<String>> {
-    Ok(conn.query_row("SELECT admin_hash FROM relay WHERE id = 1", [], |r| r.get(0))?)
+    Ok(
+        conn.query_row("SELECT admin_hash FROM relay WHERE id = 1", [], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 /// A new admin (metrics) secret; printed once, kept as a hash.
@@ -368,21 +407,37 @@ mod tests {
         let mut conn = open(dir.path()).unwrap();
         let c = add_mailbox(&conn, "Bakery").unwrap();
         assert_eq!(c.id.len(), 32);
-        assert!(add_mailbox(&conn, "Bakery").unwrap_err().to_string().contains("exists"));
+        assert!(add_mailbox(&conn, "Bakery")
+            .unwrap_err()
+            .to_string()
+            .contains("exists"));
         let m = get(&conn, &c.id).unwrap().unwrap();
         assert_ne!(m.pull_hash, c.pull_secret);
         assert_eq!(m.pull_hash, wire::sha256_hex(c.pull_secret.as_bytes()));
         let seqs = insert(
             &mut conn,
             &[
-                Incoming { mailbox: c.id.clone(), received_at: 1, sealed: vec![1; 10] },
-                Incoming { mailbox: c.id.clone(), received_at: 2, sealed: vec![2; 10] },
+                Incoming {
+                    mailbox: c.id.clone(),
+                    received_at: 1,
+                    sealed: vec![1; 10],
+                },
+                Incoming {
+                    mailbox: c.id.clone(),
+                    received_at: 2,
+                    sealed: vec![2; 10],
+                },
             ],
         )
         .unwrap();
         assert_eq!(newest(&conn, &c.id).unwrap(), seqs[1]);
         assert_eq!(events_after(&conn, &c.id, 0, 10, 1 << 20).unwrap().len(), 2);
-        assert_eq!(events_after(&conn, &c.id, seqs[0], 10, 1 << 20).unwrap().len(), 1);
+        assert_eq!(
+            events_after(&conn, &c.id, seqs[0], 10, 1 << 20)
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(ack(&conn, &c.id, seqs[0]).unwrap(), (1, 10));
         assert_eq!(events_after(&conn, &c.id, 0, 10, 1 << 20).unwrap().len(), 1);
         // The newest cursor survives acknowledgement.

@@ -33,8 +33,7 @@ pub fn serve(ctx: Ctx, listen: SocketAddr) -> CliResult {
             None
         }
     };
-    let reach =
-        optdesk_core::reachability::endpoint::from_settings(&ctx.store, &system_store())?;
+    let reach = optdesk_core::reachability::endpoint::from_settings(&ctx.store, &system_store())?;
     let mode = reach.mode();
     let db = ctx.store.database();
     drop(ctx);

@@ -92,7 +92,11 @@ fn serve(dir: &std::path::Path, s: crate::args::RelayServe) -> CliResult {
 fn mailbox(dir: &std::path::Path, cmd: MailboxCmd) -> CliResult {
     let conn = store::open(dir)?;
     match cmd {
-        MailboxCmd::Add { name, public_url, json } => {
+        MailboxCmd::Add {
+            name,
+            public_url,
+            json,
+        } => {
             let base = match public_url {
                 Some(u) => https_base(&u)?,
                 None => store::public_url(&conn)?.ok_or_else(|| {
@@ -107,10 +111,16 @@ fn mailbox(dir: &std::path::Path, cmd: MailboxCmd) -> CliResult {
                     "verify_token": c.verify_token, "pull_secret": c.pull_secret,
                 }))?;
             } else {
-                println!("Mailbox {:?} is ready. Shown once (the relay keeps only hashes):", c.name);
+                println!(
+                    "Mailbox {:?} is ready. Shown once (the relay keeps only hashes):",
+                    c.name
+                );
                 println!("  hook URL      {hook}");
                 println!("  pull secret   {}", c.pull_secret);
-                println!("  verify token  {}   (only if you register the hook with Meta by hand)", c.verify_token);
+                println!(
+                    "  verify token  {}   (only if you register the hook with Meta by hand)",
+                    c.verify_token
+                );
                 println!("On the shop's PC: `optdesk credentials set --relay` (paste the pull secret), then");
                 println!("  optdesk webhook connect --relay {hook}");
             }
@@ -141,21 +151,34 @@ fn mailbox(dir: &std::path::Path, cmd: MailboxCmd) -> CliResult {
                             None if b.key_registered => String::new(),
                             None => ", no desktop has registered yet".into(),
                         },
-                        if b.trusted_with_app_secret { ", holds the app secret" } else { "" }
+                        if b.trusted_with_app_secret {
+                            ", holds the app secret"
+                        } else {
+                            ""
+                        }
                     );
                 }
             }
         }
         MailboxCmd::Rotate { name } => {
             let secret = store::rotate(&conn, &name)?;
-            println!("New pull secret for {name:?} (shown once; the old one no longer works):\n{secret}");
+            println!(
+                "New pull secret for {name:?} (shown once; the old one no longer works):\n{secret}"
+            );
             println!("On the shop's PC: `optdesk credentials set --relay` and paste it.");
         }
         MailboxCmd::Trust { name } => {
             let secret = match std::env::var("OPTDESK_RELAY_APP_SECRET") {
                 Ok(v) if !v.trim().is_empty() => v,
-                _ if std::io::stdin().is_terminal() => rpassword::prompt_password("Meta app secret (input hidden): ")?,
-                _ => std::io::stdin().lock().lines().next().transpose()?.unwrap_or_default(),
+                _ if std::io::stdin().is_terminal() => {
+                    rpassword::prompt_password("Meta app secret (input hidden): ")?
+                }
+                _ => std::io::stdin()
+                    .lock()
+                    .lines()
+                    .next()
+                    .transpose()?
+                    .unwrap_or_default(),
             };
             let secret = secret.trim();
             if secret.is_empty() {
@@ -166,7 +189,9 @@ fn mailbox(dir: &std::path::Path, cmd: MailboxCmd) -> CliResult {
         }
         MailboxCmd::Untrust { name } => {
             store::set_app_secret(&conn, &name, None)?;
-            println!("{name:?} no longer holds the app secret; the desktop checks every signature.");
+            println!(
+                "{name:?} no longer holds the app secret; the desktop checks every signature."
+            );
         }
         MailboxCmd::Remove { name } => {
             let n = store::remove(&conn, &name)?;

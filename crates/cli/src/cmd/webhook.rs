@@ -80,7 +80,10 @@ fn connect(
         verify_token: &verify_token,
     };
     // One process owns the endpoint: the one holding the receiver lock.
-    let (outcome, ran_here) = match receiver::lock(&db.path) {
+    let (outcome, ran_here) = match receiver::lock_for(
+        &db.path,
+        "`optdesk webhook connect`, for its checks",
+    ) {
         Err(_) => {
             // The app or `optdesk serve` runs it: connect the address that process serves.
             let known = reachability::state::load(ctx.store.conn())?;

@@ -52,7 +52,10 @@ pub enum Drain {
 
 impl Drain {
     /// What the settings and the keyring say, for the database `store` is on.
-    pub fn from_settings(store: &Store, secrets: &dyn crate::secrets::SecretStore) -> Result<Drain> {
+    pub fn from_settings(
+        store: &Store,
+        secrets: &dyn crate::secrets::SecretStore,
+    ) -> Result<Drain> {
         let access = match crate::relay::access(store.conn(), secrets, store.path()) {
             Ok(None) => return Ok(Drain::NotRelay),
             Ok(Some(a)) => a,
@@ -63,8 +66,12 @@ impl Drain {
             .unwrap_or(30);
         Ok(Drain::Relay(drain::Plan {
             access,
-            app_secret: secrets.get(crate::secrets::SecretKind::AppSecret).ok().flatten(),
+            app_secret: secrets
+                .get(crate::secrets::SecretKind::AppSecret)
+                .ok()
+                .flatten(),
             timeout: Duration::from_secs(timeout),
+            replies: None,
         }))
     }
 }
@@ -139,7 +146,14 @@ pub async fn run(
     // Before the first claim (and on every resume): what the relay holds goes in the ledger.
     let plan = match &opts.drain {
         Drain::NotRelay => Ok(None),
-        Drain::Relay(plan) => drain::drain(db, plan).await.map(|(_, session)| Some(session)),
+        Drain::Relay(plan) => {
+            // What this process pulls itself, it also confirms (no receiver is there to).
+            let plan = drain::Plan {
+                replies: Some((*client).clone()),
+                ..plan.clone()
+            };
+            drain::drain(db, &plan).await.map(|(_, session)| Some(session))
+        }
         Drain::Unusable(why) => Err(Error::invalid(format!(
             "the broadcast does not start: the relay mailbox cannot be read ({why}); pass --without-relay to send anyway (recorded on the broadcast)"
         ))),
@@ -289,7 +303,9 @@ fn relay_silent(store: &Store) -> Result<Option<String>> {
     if failing <= RELAY_SILENCE {
         return Ok(None);
     }
-    let error = crate::relay::state::load(store.conn())?.error.unwrap_or_default();
+    let error = crate::relay::state::load(store.conn())?
+        .error
+        .unwrap_or_default();
     Ok(Some(format!(
         "relay: the relay mailbox has not been reached for {} s ({error}), so opt-outs may be waiting there; send again to resume (it collects the mailbox first)",
         failing.num_seconds()

@@ -27,7 +27,12 @@ impl RelayClient {
         &self.access
     }
 
-    fn req(&self, method: reqwest::Method, path: &str, timeout: Duration) -> reqwest::RequestBuilder {
+    fn req(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        timeout: Duration,
+    ) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}/{path}", self.access.base))
             .bearer_auth(self.access.pull_secret.expose())
@@ -36,17 +41,26 @@ impl RelayClient {
     }
 
     async fn send<T: serde::de::DeserializeOwned>(&self, rb: reqwest::RequestBuilder) -> Result<T> {
-        let relay = self.access.base.split("/m/").next().unwrap_or_default().to_string();
-        let resp = rb
-            .send()
-            .await
-            .map_err(|e| Error::invalid(format!("the relay at {relay} cannot be reached: {}", root(&e))))?;
+        let relay = self
+            .access
+            .base
+            .split("/m/")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let resp = rb.send().await.map_err(|e| {
+            Error::invalid(format!(
+                "the relay at {relay} cannot be reached: {}",
+                root(&e)
+            ))
+        })?;
         let status = resp.status();
         if status.is_success() {
-            return resp
-                .json()
-                .await
-                .map_err(|e| Error::invalid(format!("the relay at {relay} answered something that is not a mailbox's answer: {e}")));
+            return resp.json().await.map_err(|e| {
+                Error::invalid(format!(
+                    "the relay at {relay} answered something that is not a mailbox's answer: {e}"
+                ))
+            });
         }
         let said = resp.text().await.unwrap_or_default();
         let said = said.trim();
@@ -67,7 +81,10 @@ impl RelayClient {
             verify_token_sha256: wire::sha256_hex(verify_token.expose().as_bytes()),
         };
         let n: Newest = self
-            .send(self.req(reqwest::Method::POST, "key", Duration::from_secs(20)).json(&body))
+            .send(
+                self.req(reqwest::Method::POST, "key", Duration::from_secs(20))
+                    .json(&body),
+            )
             .await?;
         Ok(n.newest)
     }
@@ -86,7 +103,10 @@ impl RelayClient {
 
     pub async fn ack(&self, upto: i64) -> Result<i64> {
         let n: Newest = self
-            .send(self.req(reqwest::Method::POST, "ack", Duration::from_secs(20)).json(&Ack { upto }))
+            .send(
+                self.req(reqwest::Method::POST, "ack", Duration::from_secs(20))
+                    .json(&Ack { upto }),
+            )
             .await?;
         Ok(n.newest)
     }

@@ -23,19 +23,21 @@ pub struct Plan {
     /// Needed only when this process pulls itself (no receiver running).
     pub app_secret: Option<Secret>,
     pub timeout: Duration,
+    /// Sends the confirmations of what this process pulls itself (no receiver is there to).
+    pub replies: Option<crate::whatsapp::Client>,
 }
 
 /// Pulling done by the sending process for as long as the broadcast runs (no receiver was).
 pub struct Session {
     stop: tokio::sync::watch::Sender<bool>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
     _lock: InstanceLock,
 }
 
 impl Session {
     pub async fn end(mut self) {
         let _ = self.stop.send(true);
-        if let Some(t) = self.task.take() {
+        for t in std::mem::take(&mut self.tasks) {
             let _ = t.await;
         }
     }
@@ -69,7 +71,12 @@ pub async fn drain(db: &Database, plan: &Plan) -> Result<(Drained, Option<Sessio
     let client = RelayClient::new(plan.access.clone())?;
     let target = tokio::time::timeout(plan.timeout, client.newest())
         .await
-        .map_err(|_| refuse(format!("the relay did not answer within {} s", plan.timeout.as_secs())))?
+        .map_err(|_| {
+            refuse(format!(
+                "the relay did not answer within {} s",
+                plan.timeout.as_secs()
+            ))
+        })?
         .map_err(|e| refuse(e.to_string()))?;
     let base = plan.access.base.clone();
     let applied = |store: &crate::Store| -> Result<bool> {
@@ -79,18 +86,31 @@ pub async fn drain(db: &Database, plan: &Plan) -> Result<(Drained, Option<Sessio
                 && s.cursor >= target
                 && webhook::pulled_applied(store, &base, target)?))
     };
-    match receiver::lock(&db.path) {
+    match receiver::lock_for(
+        &db.path,
+        "a broadcast being sent, which collects the relay mailbox until it ends",
+    ) {
         // Another process receives: it pulls; wait for its inbox to reach the target.
         Err(_) => {
             let store = db.open()?;
             loop {
                 if applied(&store)? {
                     let waited = began.elapsed();
-                    return Ok((Drained { target, waited, pulled_here: false }, None));
+                    return Ok((
+                        Drained {
+                            target,
+                            waited,
+                            pulled_here: false,
+                        },
+                        None,
+                    ));
                 }
                 if Instant::now() >= deadline {
                     let s = state::load(store.conn())?;
-                    let behind = s.error.map(|e| format!(" (its last pull: {e})")).unwrap_or_default();
+                    let behind = s
+                        .error
+                        .map(|e| format!(" (its last pull: {e})"))
+                        .unwrap_or_default();
                     return Err(refuse(format!(
                         "the receiver running on this database has not collected the relay's mailbox up to {target} within {} s{behind}",
                         plan.timeout.as_secs()
@@ -137,10 +157,34 @@ pub async fn drain(db: &Database, plan: &Plan) -> Result<(Drained, Option<Sessio
                     )));
                 }
             }
-            let drained = Drained { target, waited: began.elapsed(), pulled_here: true };
+            let drained = Drained {
+                target,
+                waited: began.elapsed(),
+                pulled_here: true,
+            };
             let (stop, stop_rx) = tokio::sync::watch::channel(false);
-            let task = tokio::spawn(pull::run(puller, store, true, || {}, stop_rx));
-            Ok((drained, Some(Session { stop, task: Some(task), _lock: lock })))
+            let mut tasks = vec![tokio::spawn(pull::run(
+                puller,
+                store,
+                true,
+                || {},
+                stop_rx.clone(),
+            ))];
+            if let Some(client) = plan.replies.clone() {
+                tasks.push(tokio::spawn(receiver::replies_loop(
+                    db.clone(),
+                    client,
+                    stop_rx,
+                )));
+            }
+            Ok((
+                drained,
+                Some(Session {
+                    stop,
+                    tasks,
+                    _lock: lock,
+                }),
+            ))
         }
     }
 }

@@ -123,14 +123,23 @@ mod tests {
             format!("https://relay.example/m/{id}/"),
             format!(" https://relay.example/m/{id}"),
         ] {
-            assert_eq!(mailbox_base(&given).unwrap(), format!("https://relay.example/m/{id}"));
+            assert_eq!(
+                mailbox_base(&given).unwrap(),
+                format!("https://relay.example/m/{id}")
+            );
         }
         for bad in [
             format!("http://relay.example/m/{id}"),
             "https://relay.example/m/short".to_string(),
             "https://relay.example/webhook".to_string(),
         ] {
-            assert!(mailbox_base(&bad).unwrap_err().to_string().contains("mailbox add"), "{bad}");
+            assert!(
+                mailbox_base(&bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("mailbox add"),
+                "{bad}"
+            );
         }
     }
 }

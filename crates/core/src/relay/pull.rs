@@ -75,7 +75,9 @@ pub async fn acknowledge(p: &Puller, cursor: i64) {
         Ok(_) => {
             p.acked.fetch_max(cursor, Ordering::Relaxed);
         }
-        Err(e) => eprintln!("optdesk: acknowledging to the relay (it keeps the bodies until the next pull): {e}"),
+        Err(e) => eprintln!(
+            "optdesk: acknowledging to the relay (it keeps the bodies until the next pull): {e}"
+        ),
     }
 }
 
@@ -104,7 +106,11 @@ pub async fn fetch_and_store(p: &Puller, store: &Shared, wait: u64) -> Result<Pu
     }
     with_store(store, move |s| state::pulled(s.conn(), newest)).await?;
     let Some(last) = events.events.last().map(|e| e.seq) else {
-        return Ok(Pulled { cursor: after, newest, ..Pulled::default() });
+        return Ok(Pulled {
+            cursor: after,
+            newest,
+            ..Pulled::default()
+        });
     };
     // Opening and checking are CPU work: off the runtime.
     let (key, secret) = (p.client.access().key.clone(), p.app_secret.clone());
@@ -135,7 +141,11 @@ pub async fn fetch_and_store(p: &Puller, store: &Shared, wait: u64) -> Result<Pu
     let b = base.clone();
     let report = with_store(store, move |s| {
         s.with_tx(|tx| {
-            let mut r = Pulled { cursor: last, newest, ..Pulled::default() };
+            let mut r = Pulled {
+                cursor: last,
+                newest,
+                ..Pulled::default()
+            };
             for (seq, at, body) in &opened {
                 match body {
                     Ok(body) => {

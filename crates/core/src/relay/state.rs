@@ -107,14 +107,26 @@ mod tests {
     #[test]
     fn the_cursor_belongs_to_its_mailbox_and_failures_keep_their_start() {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::Store::open(dir.path().join("db"), &crate::store::DbKey::generate().unwrap()).unwrap();
+        let store = crate::Store::open(
+            dir.path().join("db"),
+            &crate::store::DbKey::generate().unwrap(),
+        )
+        .unwrap();
         let c = store.conn();
         assert_eq!(cursor_for(c, "https://r/m/a").unwrap(), 0);
         advance(c, "https://r/m/a", 7, 1).unwrap();
         advance(c, "https://r/m/a", 5, 0).unwrap();
-        assert_eq!(cursor_for(c, "https://r/m/a").unwrap(), 7, "never backwards");
+        assert_eq!(
+            cursor_for(c, "https://r/m/a").unwrap(),
+            7,
+            "never backwards"
+        );
         advance(c, "https://r/m/other", 99, 0).unwrap();
-        assert_eq!(load(c).unwrap().cursor, 7, "another mailbox's cursor is not this one's");
+        assert_eq!(
+            load(c).unwrap().cursor,
+            7,
+            "another mailbox's cursor is not this one's"
+        );
         assert_eq!(load(c).unwrap().refused, 1);
         failed(c, "down").unwrap();
         let first = load(c).unwrap().failing_since;
@@ -124,6 +136,10 @@ mod tests {
         assert!(failing_for(c, &time::now()).unwrap().is_some());
         pulled(c, 9).unwrap();
         assert_eq!(failing_for(c, &time::now()).unwrap(), None);
-        assert_eq!(cursor_for(c, "https://r/m/b").unwrap(), 0, "a new mailbox starts at 0");
+        assert_eq!(
+            cursor_for(c, "https://r/m/b").unwrap(),
+            0,
+            "a new mailbox starts at 0"
+        );
     }
 }

@@ -88,7 +88,13 @@ pub fn store_pulled(
             "INSERT INTO inbox (received_at, body, has_messages, relay_mailbox, relay_seq)
              VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
         )?
-        .execute(params![received_at, body, carries_messages(body), mailbox, seq])?;
+        .execute(params![
+            received_at,
+            body,
+            carries_messages(body),
+            mailbox,
+            seq
+        ])?;
     Ok(n == 1)
 }
 
