@@ -556,3 +556,47 @@ fn a_131050_in_a_status_webhook_marks_the_recipient_and_the_contact() {
     let p = env.json(&["broadcast", "preview", &next, "--json"]);
     assert_eq!(p["by_reason"][0]["reason"], "meta_blocked");
 }
+
+/// Outside relay mode nothing keeps Meta's webhooks while the receiver is down: the preview and
+/// the send say when it was, within Meta's 7 days of retries.
+#[test]
+fn the_preview_and_the_send_say_when_the_receiver_was_offline() {
+    let env = Env::new();
+    env.audience(3);
+    let id = env.create(&[]);
+    let p = env.json(&["broadcast", "preview", &id, "--json"]);
+    assert!(
+        !p["warnings"].to_string().contains("offline"),
+        "a receiver that never ran is the header's business, not this warning: {p}"
+    );
+    // The receiver runs for a moment, then the PC is switched off.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let serve = Killed(
+        env.cmd(&["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let until = Instant::now() + Duration::from_secs(10);
+    while env.db_count("SELECT count(*) FROM receiver_uptime") == 0 {
+        assert!(Instant::now() < until, "the receiver recorded no heartbeat");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(serve);
+    // That was last night (moving the recorded stretch back instead of waiting).
+    env.sql("UPDATE receiver_uptime SET since = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-12 hours'), until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-11 hours')");
+    let p = env.json(&["broadcast", "preview", &id, "--json"]);
+    let w = p["warnings"].to_string();
+    assert!(
+        w.contains("OptDesk was offline since") && w.contains("may still arrive from WhatsApp"),
+        "{w}"
+    );
+    let out = env.cmd(&["broadcast", "send", &id]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("OptDesk was offline since"));
+}

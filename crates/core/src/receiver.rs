@@ -321,6 +321,21 @@ pub async fn serve_on(
     served.map_err(|e| Error::invalid(format!("the receiver stopped: {e}")))
 }
 
+/// Records that Meta can reach the receiver now: its public side is up (or someone else's) and a
+/// tunnel has quota left.
+fn beat(store: &Store, reach: &dyn Reachability, exhausted: bool) {
+    let reachable = matches!(
+        reach.state(),
+        reachability::EndpointState::Up | reachability::EndpointState::External
+    );
+    if reachable && !exhausted {
+        let mode = reach.mode().as_str();
+        if let Err(e) = reachability::uptime::beat(store.conn(), mode, &crate::time::now()) {
+            eprintln!("optdesk: recording that the receiver is up: {e}");
+        }
+    }
+}
+
 /// Keeps what the public side is doing in the database (the CLI and the app read it there) and
 /// adds the requests a tunnel carried to this month's count. Owns the tunnel while it runs.
 async fn housekeeping_loop(
@@ -330,6 +345,8 @@ async fn housekeeping_loop(
 ) {
     let mode = reach.mode().as_str();
     let mut warned = false;
+    let mut exhausted = false;
+    beat(&store, reach.as_ref(), false);
     loop {
         let stopping = tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(15)) => false,
@@ -348,6 +365,7 @@ async fn housekeeping_loop(
                         .flatten()
                         .and_then(|q| q.parse().ok())
                         .unwrap_or(0);
+                    exhausted = quota > 0 && month >= quota;
                     // Said once when the month's count passes 80%, again after a new month.
                     match reachability::ngrok::quota_warning(month, quota) {
                         Some(w) if !warned => {
@@ -372,6 +390,7 @@ async fn housekeeping_loop(
         if stopping {
             return;
         }
+        beat(&store, reach.as_ref(), exhausted);
     }
 }
 

@@ -211,6 +211,9 @@ fn duration(secs: f64) -> String {
 fn send(ctx: Ctx, id: i64, rate: Option<f64>, without_relay: bool) -> CliResult {
     ctx.store.quick_check()?;
     let drain = engine::Drain::from_settings(&ctx.store, &optdesk_core::secrets::system_store())?;
+    if let Some(w) = broadcast::offline_warning(ctx.store.conn())? {
+        eprintln!("optdesk: note: {w}");
+    }
     let client = Arc::new(client(&ctx)?);
     let rate = match rate {
         Some(r) if r > 0.0 && r <= 1000.0 => r,

@@ -335,6 +335,7 @@ pub fn preview(store: &Store, id: i64) -> Result<Preview> {
             "this marketing template gives no way to opt out; sent anyway because: {r}"
         ));
     }
+    warnings.extend(offline_warning(conn)?);
     let by_reason: Vec<Excluded> = groups
         .into_iter()
         .map(|(reason, mut phones)| {
@@ -357,6 +358,16 @@ pub fn preview(store: &Store, id: i64) -> Result<Preview> {
         estimated_seconds: allowed as f64 / rate,
         warnings,
     })
+}
+
+/// Outside relay mode (where the drain collects what waited), when the receiver could not be
+/// reached within Meta's 7 days of retries: opt-outs sent then may still arrive.
+pub fn offline_warning(conn: &Connection) -> Result<Option<String>> {
+    if settings::get(conn, "webhook_mode")?.as_deref() == Some("relay") {
+        return Ok(None);
+    }
+    let windows = crate::reachability::uptime::offline(conn, &time::now())?;
+    Ok(crate::reachability::uptime::describe(&windows))
 }
 
 /// `TIER_2K` → 2000; `TIER_UNLIMITED` → none.

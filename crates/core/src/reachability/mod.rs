@@ -10,6 +10,7 @@ pub mod connect;
 pub mod endpoint;
 pub mod ngrok;
 pub mod status;
+pub mod uptime;
 
 pub use connect::{Choice, ConnectReport, Outcome};
 pub use endpoint::{EndpointState, Mode, Reachability};

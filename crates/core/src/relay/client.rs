@@ -18,6 +18,8 @@ impl RelayClient {
     pub fn new(access: Access) -> Result<RelayClient> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
+            // Small requests (a pull, an acknowledgement) must not wait for a delayed ACK.
+            .tcp_nodelay(true)
             .build()
             .map_err(|e| Error::invalid(format!("cannot make an HTTP client: {e}")))?;
         Ok(RelayClient { http, access })

@@ -360,6 +360,16 @@ CREATE TABLE relay_state (
 INSERT INTO relay_state (id) VALUES (1);
 
 ALTER TABLE broadcasts ADD COLUMN started_without_relay TEXT; -- JSON: [{"at", "why"}]
+
+-- When this PC's receiver could be reached (one row per stretch of heartbeats), so a broadcast
+-- can say when it could not: opt-outs sent then may still arrive from Meta's retries.
+CREATE TABLE receiver_uptime (
+    id      INTEGER PRIMARY KEY,
+    mode    TEXT NOT NULL,
+    since   TEXT NOT NULL,
+    until   TEXT NOT NULL
+) STRICT;
+CREATE INDEX receiver_uptime_by_until ON receiver_uptime (until);
 "#,
 ];
 
