@@ -332,9 +332,9 @@ fn desktop(
     s: &Shared,
     id: &str,
     headers: &HeaderMap,
-) -> std::result::Result<(Mailbox, String), Response> {
+) -> std::result::Result<(Mailbox, String), (StatusCode, String)> {
     let Some(m) = s.mailbox(id) else {
-        return Err(text(StatusCode::NOT_FOUND, "no such mailbox"));
+        return Err((StatusCode::NOT_FOUND, "no such mailbox".into()));
     };
     let ok = bearer(headers).is_some_and(|given| {
         wire::same(
@@ -346,9 +346,9 @@ fn desktop(
         s.rejected(id)
             .bad_pull_secret
             .fetch_add(1, Ordering::Relaxed);
-        return Err(text(
+        return Err((
             StatusCode::UNAUTHORIZED,
-            "wrong pull secret for this mailbox",
+            "wrong pull secret for this mailbox".into(),
         ));
     }
     let consumer = headers
@@ -357,9 +357,9 @@ fn desktop(
         .map(str::trim)
         .filter(|c| !c.is_empty() && c.len() <= 200)
         .ok_or_else(|| {
-            text(
+            (
                 StatusCode::BAD_REQUEST,
-                "X-OptDesk-Consumer names the desktop",
+                "X-OptDesk-Consumer names the desktop".to_string(),
             )
         })?
         .to_string();
@@ -372,8 +372,8 @@ fn desktop(
     );
     match lease {
         Ok(()) => Ok((m, consumer)),
-        Err(crate::Error::Busy(why)) => Err(text(StatusCode::CONFLICT, &why)),
-        Err(e) => Err(text(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())),
+        Err(crate::Error::Busy(why)) => Err((StatusCode::CONFLICT, why)),
+        Err(e) => Err((StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
     }
 }
 
@@ -384,7 +384,7 @@ async fn register(
     Json(r): Json<Register>,
 ) -> Response {
     if let Err(e) = desktop(&s, &id, &headers) {
-        return e;
+        return e.into_response();
     }
     let Ok(key) = wire::public_key(&r.public_key) else {
         return text(StatusCode::BAD_REQUEST, "public_key is 32 bytes of hex");
@@ -431,7 +431,7 @@ async fn events(
     Query(p): Query<Pull>,
 ) -> Response {
     if let Err(e) = desktop(&s, &id, &headers) {
-        return e;
+        return e.into_response();
     }
     let limit = p.limit.unwrap_or(500).min(1000);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(p.wait.min(MAX_WAIT));
@@ -472,7 +472,7 @@ async fn ack(
     Json(a): Json<Ack>,
 ) -> Response {
     if let Err(e) = desktop(&s, &id, &headers) {
-        return e;
+        return e.into_response();
     }
     let freed = store::ack(
         &s.reader.lock().unwrap_or_else(|p| p.into_inner()),

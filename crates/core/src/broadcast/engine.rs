@@ -45,7 +45,7 @@ pub enum Drain {
     /// Not in relay mode: nothing waits anywhere but at Meta.
     #[default]
     NotRelay,
-    Relay(drain::Plan),
+    Relay(Box<drain::Plan>),
     /// Relay mode, but what reading the mailbox needs is missing: why.
     Unusable(String),
 }
@@ -64,7 +64,7 @@ impl Drain {
         let timeout = crate::settings::get(store.conn(), "relay_drain_seconds")?
             .and_then(|v| v.parse().ok())
             .unwrap_or(30);
-        Ok(Drain::Relay(drain::Plan {
+        Ok(Drain::Relay(Box::new(drain::Plan {
             access,
             app_secret: secrets
                 .get(crate::secrets::SecretKind::AppSecret)
@@ -72,7 +72,7 @@ impl Drain {
                 .flatten(),
             timeout: Duration::from_secs(timeout),
             replies: None,
-        }))
+        })))
     }
 }
 
@@ -150,7 +150,7 @@ pub async fn run(
             // What this process pulls itself, it also confirms (no receiver is there to).
             let plan = drain::Plan {
                 replies: Some((*client).clone()),
-                ..plan.clone()
+                ..(**plan).clone()
             };
             drain::drain(db, &plan).await.map(|(_, session)| Some(session))
         }
