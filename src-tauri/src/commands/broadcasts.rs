@@ -60,19 +60,22 @@ pub struct BroadcastProgress {
 }
 
 /// Starts (or resumes) sending in the background; progress arrives as `broadcast-progress`.
+/// `without_relay`: the owner chose to start although the relay mailbox could not be collected
+/// (for this start only; recorded on the broadcast).
 #[tauri::command]
 pub async fn broadcast_send<R: Runtime>(
     app: AppHandle<R>,
     desk: State<'_, Desk>,
     id: i64,
+    without_relay: Option<bool>,
 ) -> AppResult<()> {
     desk.core.store().quick_check()?;
     let client = Arc::new(desk.core.client()?);
     let rate = broadcast::send_rate(desk.core.store().conn())?;
     // Relay mode: the engine collects the mailbox before its first claim, and refuses to start
-    // when it cannot (the app has no "send anyway" yet: the owner starts the receiver instead).
+    // when it cannot, unless the owner answered "send anyway" for this start.
     let drain = engine::Drain::from_settings(&desk.core.store(), desk.core.secrets())?;
-    let without_relay = false;
+    let without_relay = without_relay.unwrap_or(false);
     let stop = Arc::new(AtomicBool::new(false));
     {
         let mut sending = desk.sending.lock().unwrap_or_else(|p| p.into_inner());

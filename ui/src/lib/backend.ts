@@ -50,7 +50,7 @@ export interface Backend {
   broadcastsList(): Promise<Summary[]>;
   broadcastCreate(input: CreateInput): Promise<number>;
   broadcastPreview(id: number): Promise<Preview>;
-  broadcastSend(id: number): Promise<void>;
+  broadcastSend(id: number, withoutRelay?: boolean): Promise<void>;
   broadcastStop(id: number, cancel: boolean): Promise<void>;
   broadcastResolve(id: number, resend: boolean): Promise<number>;
   optoutsList(): Promise<OptOut[]>;

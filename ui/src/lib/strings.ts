@@ -18,6 +18,7 @@ export const t = {
   modeNgrok: "Quickest start: OptDesk runs a tunnel while it is open. Needs a free ngrok account. ngrok can see the messages it carries; the free plan's 20,000 requests a month cover about 5,000 messages, and when they run out nothing arrives until the month resets. While this PC is off nothing arrives.",
   modeManual: "A tunnel you run yourself, a reverse proxy on a server, or Tailscale Funnel. It must lead to this PC's receiver port.",
   modeRelay: "A small always-on server (`optdesk relay`) keeps every message while this PC is off, sealed so the server cannot read it; OptDesk collects them when it starts, before any broadcast. Someone must run that server.",
+  sendWithoutRelay: "Send anyway, without the opt-outs the mailbox may hold (this time only; recorded)",
   relayUrl: "Mailbox hook URL (as `optdesk relay mailbox add` printed it)",
   relayPullSecret: "Mailbox pull secret",
   relayCollected: (when: string, waiting: number) => `Mailbox last collected ${when}; ${waiting.toLocaleString()} waiting there.`,

@@ -155,7 +155,7 @@ pub async fn run(
             drain::drain(db, &plan).await.map(|(_, session)| Some(session))
         }
         Drain::Unusable(why) => Err(Error::invalid(format!(
-            "the broadcast does not start: the relay mailbox cannot be read ({why}); pass --without-relay to send anyway (recorded on the broadcast)"
+            "the broadcast does not start: the relay mailbox cannot be read ({why}). Send anyway for this start only (`--without-relay`, or \"Send anyway\" in the app), which the broadcast records"
         ))),
     };
     let (session, watch_relay) = match plan {

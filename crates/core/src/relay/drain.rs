@@ -60,7 +60,7 @@ pub struct Drained {
 
 fn refuse(why: String) -> Error {
     Error::invalid(format!(
-        "the broadcast does not start: {why}. Opt-outs may be waiting in the relay mailbox; start the app or `optdesk serve` so they are collected, or pass --without-relay to send anyway (recorded on the broadcast)"
+        "the broadcast does not start: {why}. Opt-outs may be waiting in the relay mailbox; start the app or `optdesk serve` so they are collected, or send anyway for this start only (`--without-relay`, or \"Send anyway\" in the app), which the broadcast records"
     ))
 }
 
