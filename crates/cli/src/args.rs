@@ -488,6 +488,13 @@ pub struct ImportArgs {
     /// Show what would change and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Which column of the file is which, when OptDesk's guess is wrong: FIELD=HEADER, e.g.
+    /// --map phone="Mobile Phone", --map name=Cliente, --map marketing="Accepts SMS Marketing",
+    /// --map ignore=Notes (repeatable). FIELD is one of phone, whatsapp, mobile, name,
+    /// first_name, last_name, company, country, tags, marketing, utility, consent_source,
+    /// consent_at, …, or ignore.
+    #[arg(long = "map", value_name = "FIELD=HEADER")]
+    pub map: Vec<String>,
     #[arg(long)]
     pub json: bool,
 }

@@ -434,3 +434,56 @@ fn bad_input_is_one_clear_sentence() {
     ]);
     assert!(err.contains("marketing, utility"), "{err}");
 }
+
+/// `--map` chooses the columns when the guess is wrong: another system's consent column used as
+/// the marketing column records the file and column as the source of each opt-in.
+#[test]
+fn import_map_chooses_columns_and_a_mapped_consent_column_is_the_source() {
+    let cli = support::Cli::new();
+    cli.ok(&["config", "set", "default_region", "GB"]);
+    let f = cli.file(
+        "shopify.csv",
+        b"First Name,Last Name,Contact,Phone,Accepts SMS Marketing,Notes\nAna,Lopez,07911 123456,020 7946 0018,yes,x\nBen,Ode,07911 123457,,no,y\n",
+    );
+    let path = f.to_str().unwrap();
+    // Without a mapping "Phone" (a landline here) is the number and SMS consent is not used.
+    let r = cli.json(&["contacts", "import", path, "--dry-run", "--json"]);
+    assert_eq!(r["rejected"], 1, "{r}"); // Ben has no Phone
+    assert!(
+        r["warnings"]
+            .to_string()
+            .contains("consent for another channel"),
+        "{r}"
+    );
+    let r = cli.json(&[
+        "contacts",
+        "import",
+        path,
+        "--json",
+        "--map",
+        "phone=Contact",
+        "--map",
+        "marketing=Accepts SMS Marketing",
+        "--map",
+        "ignore=Notes",
+    ]);
+    assert_eq!(
+        (r["added"].as_u64(), r["rejected"].as_u64()),
+        (Some(2), Some(0)),
+        "{r}"
+    );
+    assert!(!r["warnings"].to_string().contains("\"Notes\""), "{r}");
+    let ana = cli.json(&["contacts", "show", "+447911123456", "--json"]);
+    assert_eq!(ana["marketing"], "opted_in", "{ana}");
+    assert!(
+        ana.to_string()
+            .contains("shopify.csv, column \\\"Accepts SMS Marketing\\\""),
+        "{ana}"
+    );
+    let ben = cli.json(&["contacts", "show", "+447911123457", "--json"]);
+    assert_eq!(ben["marketing"], "opted_out");
+    let e = cli.fails(&["contacts", "import", path, "--map", "colour=Notes"]);
+    assert!(e.contains("\"colour\" is not a field"), "{e}");
+    let e = cli.fails(&["contacts", "import", path, "--map", "phone"]);
+    assert!(e.contains("FIELD=HEADER"), "{e}");
+}

@@ -681,3 +681,107 @@ fn the_relays_container_image_builds_where_an_engine_runs() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Meta posts many bodies at once and the relay is SIGKILLed in the middle: some were stored and
+/// answered, some stored but never answered, some never stored. Meta retries every one it got no
+/// 200 for. After restarts every customer's STOP is in the ledger exactly once.
+#[test]
+fn a_relay_killed_under_concurrent_posts_loses_nothing_it_answered_and_retries_apply_once() {
+    let mut env = Env::new(300);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let bodies: Vec<(String, String)> = env
+        .phones
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let v = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [{"field": "messages",
+                "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "447911123400", "phone_number_id": PHONE_NUMBER_ID},
+                    "contacts": [{"profile": {"name": "C"}, "wa_id": p}],
+                    "messages": [{"from": p, "id": format!("wamid.C{i}"), "timestamp": now, "type": "text", "text": {"body": "STOP"}}]}}]}]});
+            let text = optdesk_fake_graph::escape_non_ascii(&v.to_string());
+            let sig = optdesk_fake_graph::sign(APP_SECRET, text.as_bytes());
+            (text, sig)
+        })
+        .collect();
+    let url = format!(
+        "http://127.0.0.1:{}/m/{}/webhook",
+        env.relay_port, env.mailbox_id
+    );
+    let post_all =
+        |which: Vec<usize>, kill_after: Option<Duration>, env: &mut Env| -> Vec<(usize, u16)> {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let http = reqwest::Client::new();
+            let results = rt.block_on(async {
+                let mut tasks = Vec::new();
+                for i in which {
+                    let (http, url, (body, sig)) = (http.clone(), url.clone(), bodies[i].clone());
+                    tasks.push(tokio::spawn(async move {
+                        let r = http
+                            .post(url)
+                            .header("x-hub-signature-256", sig)
+                            .body(body)
+                            .send()
+                            .await;
+                        (i, r.map(|r| r.status().as_u16()).unwrap_or(0))
+                    }));
+                }
+                if let Some(after) = kill_after {
+                    tokio::time::sleep(after).await;
+                    env.kill_relay();
+                }
+                let mut out = Vec::new();
+                for t in tasks {
+                    out.push(t.await.unwrap());
+                }
+                out
+            });
+            results
+        };
+    let first = post_all(
+        (0..bodies.len()).collect(),
+        Some(Duration::from_millis(20)),
+        &mut env,
+    );
+    let answered: Vec<usize> = first
+        .iter()
+        .filter(|(_, s)| *s == 200)
+        .map(|(i, _)| *i)
+        .collect();
+    env.start_relay();
+    // Meta retries what got no 200 (whether or not the relay had stored it), until each gets one.
+    let mut missing: Vec<usize> = first
+        .iter()
+        .filter(|(_, s)| *s != 200)
+        .map(|(i, _)| *i)
+        .collect();
+    let retried = missing.len();
+    for _ in 0..5 {
+        if missing.is_empty() {
+            break;
+        }
+        missing = post_all(missing, None, &mut env)
+            .into_iter()
+            .filter(|(_, s)| *s != 200)
+            .map(|(i, _)| i)
+            .collect();
+    }
+    assert!(missing.is_empty(), "the restarted relay took every retry");
+    env.start_desktop();
+    env.eventually("every STOP in the ledger", |e| {
+        e.phones.iter().all(|p| e.opted_out_events(p) >= 1)
+    });
+    for p in &env.phones {
+        assert_eq!(env.opted_out_events(p), 1, "{p}");
+    }
+    eprintln!(
+        "{} answered before the kill, {retried} retried",
+        answered.len()
+    );
+}

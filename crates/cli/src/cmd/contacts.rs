@@ -109,13 +109,18 @@ fn tag_list(c: &Contact) -> String {
 }
 
 fn import(ctx: &mut Ctx, a: ImportArgs) -> CliResult {
+    let columns = a
+        .map
+        .iter()
+        .map(|m| import::column_mapping(m))
+        .collect::<Result<Vec<_>, _>>()?;
     let opts = Options {
         region: a.region.as_deref().map(Region::parse).transpose()?,
         source: a.source.filter(|s| !s.trim().is_empty()),
         dry_run: a.dry_run,
         actor: ctx.actor.clone(),
         file_name: String::new(),
-        columns: Vec::new(),
+        columns,
     };
     let report = import::import_file(&mut ctx.store, &a.file, &opts)?;
     if a.json {

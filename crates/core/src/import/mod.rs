@@ -12,6 +12,7 @@
 //! Numbers are parsed on every core (libphonenumber's validity check costs ~10 µs a number), each
 //! parser with its own numbering database, while one writer applies the rows in file order.
 
+mod columns;
 mod read;
 mod row;
 
@@ -47,6 +48,34 @@ pub struct Options {
     pub file_name: String,
     /// The owner's column mapping: `(header in the file, OptDesk's column name)`; `""` ignores.
     pub columns: Vec<(String, String)>,
+}
+
+/// One `FIELD=HEADER` of the owner's mapping (`--map`), as `(header, OptDesk's name)`; the
+/// field `ignore` leaves the column out.
+pub fn column_mapping(spec: &str) -> Result<(String, String)> {
+    let (field, header) = spec.split_once('=').ok_or_else(|| {
+        Error::invalid(format!(
+            "{spec:?} is not FIELD=HEADER (for example phone=\"Mobile Phone\")"
+        ))
+    })?;
+    let (field, header) = (
+        field.trim().to_ascii_lowercase(),
+        header.trim().trim_matches('"'),
+    );
+    if header.is_empty() {
+        return Err(Error::invalid(format!(
+            "{spec:?} names no column after the ="
+        )));
+    }
+    if field == "ignore" {
+        return Ok((header.to_string(), String::new()));
+    }
+    if columns::column_for(&field).is_none() {
+        return Err(Error::invalid(format!(
+            "{field:?} is not a field OptDesk reads; use phone, whatsapp, mobile, name, first_name, last_name, company, country, tags, marketing, utility, consent_source, consent_at, consent_text, or ignore"
+        )));
+    }
+    Ok((header.to_string(), field))
 }
 
 /// The start of a file, for the column-mapping screen.
@@ -153,12 +182,33 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
     let text = read::decode(bytes, &mut warnings);
     let table = read::read_table_as(&text, &opts.columns)?;
     warnings.extend(table.warnings);
-    let layout = Layout::new(&table.header);
+    let layout = Layout::new(&table.header, &opts.file_name);
     let region = match opts.region {
         Some(r) => Some(r),
         None => settings::default_region(store.conn())?,
     };
     let may_recur = may_recur(&table.records, &layout);
+    if layout.phones.len() > 1 {
+        // Several phone columns are normal: say where the numbers came from.
+        let mut from = vec![0u64; layout.phones.len()];
+        for r in &table.records {
+            if let Some((n, _)) = layout.best_phone(r) {
+                from[n] += 1;
+            }
+        }
+        let parts: Vec<String> = layout
+            .phones
+            .iter()
+            .zip(&from)
+            .filter(|(_, n)| **n > 0)
+            .map(|(c, n)| format!("{:?} {n}", c.header))
+            .collect();
+        warnings.push(format!(
+            "the file has {} phone columns; each row's number was taken from the best one it fills (WhatsApp, then mobile, then any phone, then home or work): {}",
+            layout.phones.len(),
+            parts.join(", ")
+        ));
+    }
     let file_sha256 = hex::encode(Sha256::digest(bytes));
     let salt = store.salt().to_vec();
     let now = time::now();
@@ -283,10 +333,15 @@ struct Writer<'t, 'c> {
     /// Rows that might repeat, one per number in file order, merged as their repeats arrive.
     held: Vec<ParsedRow>,
     held_index: HashMap<String, usize>,
-    /// The first line each number appeared on.
-    first_line: HashMap<String, u64>,
+    /// The first line each number appeared on, and the name it had there.
+    first_line: HashMap<String, (u64, Option<String>)>,
+    /// Side notes of rows (a shortened tag…): the first few are reported, the rest counted.
+    notes: u64,
     report: Report,
 }
+
+/// Row notes reported one by one before the rest are only counted.
+const NOTES_SHOWN: u64 = 20;
 
 impl<'t, 'c> Writer<'t, 'c> {
     fn new(tx: &'t Tx<'c>, opts: &'t Options, file_sha256: &str, now: Timestamp) -> Result<Self> {
@@ -314,6 +369,7 @@ impl<'t, 'c> Writer<'t, 'c> {
             held: Vec::new(),
             held_index: HashMap::new(),
             first_line: HashMap::new(),
+            notes: 0,
             report: Report::default(),
         })
     }
@@ -342,14 +398,29 @@ impl<'t, 'c> Writer<'t, 'c> {
                 return Ok(());
             }
         };
-        if let Some(first) = self.first_line.get(&row.phone) {
+        for note in &row.notes {
+            self.notes += 1;
+            if self.notes <= NOTES_SHOWN {
+                self.report.warnings.push(note.clone());
+            }
+        }
+        if let Some((first, name)) = self.first_line.get(&row.phone) {
+            let other_name = match (name, &row.name) {
+                (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b) => {
+                    format!(
+                        " under another name ({a:?}, then {b:?}): possibly a line two people share"
+                    )
+                }
+                _ => String::new(),
+            };
             self.report.warnings.push(format!(
-                "line {} repeats {} from line {first}; the two rows were merged",
+                "line {} repeats {} from line {first}{other_name}; the two rows were merged",
                 row.line, row.phone
             ));
             self.report.duplicates += 1;
         } else {
-            self.first_line.insert(row.phone.clone(), row.line);
+            self.first_line
+                .insert(row.phone.clone(), (row.line, row.name.clone()));
         }
         if !may_recur {
             return self.apply(row);
@@ -472,6 +543,12 @@ impl<'t, 'c> Writer<'t, 'c> {
     }
 
     fn finish(mut self) -> Result<Report> {
+        if self.notes > NOTES_SHOWN {
+            self.report.warnings.push(format!(
+                "and {} more notes like those",
+                self.notes - NOTES_SHOWN
+            ));
+        }
         self.report.issues.sort_by_key(|i| i.line);
         self.ledger.finish()?;
         let r = self.report;

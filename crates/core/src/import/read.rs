@@ -8,69 +8,30 @@ use csv::StringRecord;
 
 use crate::error::{Error, Result};
 
-/// The columns OptDesk reads; everything else is reported as ignored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Column {
-    Phone,
-    Name,
-    Tags,
-    Consent(TopicCol, Field),
-}
-
-/// A consent column's topic: one of the two, or `consent_*` for both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum TopicCol {
-    Marketing,
-    Utility,
-    Both,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Field {
-    State,
-    Source,
-    At,
-    Text,
-}
-
-fn column_for(header: &str) -> Option<Column> {
-    let h = header.trim().to_lowercase().replace([' ', '-'], "_");
-    let col = match h.as_str() {
-        "phone" | "phone_number" | "number" | "mobile" | "mobile_number" | "whatsapp"
-        | "whatsapp_number" | "telephone" | "tel" | "cell" => Column::Phone,
-        "name" | "full_name" | "contact_name" | "customer" | "customer_name" => Column::Name,
-        "tags" | "tag" | "labels" | "groups" => Column::Tags,
-        _ => {
-            let (topic, field) = h.split_once('_').unwrap_or((h.as_str(), ""));
-            let topic = match topic {
-                "marketing" => TopicCol::Marketing,
-                "utility" => TopicCol::Utility,
-                "consent" => TopicCol::Both,
-                _ => return None,
-            };
-            let field = match (topic, field) {
-                (TopicCol::Marketing | TopicCol::Utility, "") => Field::State,
-                (_, "source") => Field::Source,
-                (_, "at" | "date" | "time") => Field::At,
-                (_, "text" | "wording" | "proof") => Field::Text,
-                _ => return None,
-            };
-            Column::Consent(topic, field)
-        }
-    };
-    Some(col)
-}
+pub(crate) use super::columns::{column_for, Column, Field, TopicCol};
+use super::columns::{fold, name_of, Signal};
 
 /// The header row, mapped.
 #[derive(Debug, Clone)]
 pub(crate) struct Header {
     /// For each field position, the column it holds (if one OptDesk reads).
     pub columns: Vec<Option<Column>>,
+    /// The headers as the file wrote them.
+    pub names: Vec<String>,
+    /// A whole-file opt-out (a Mailchimp "unsubscribed" export): why.
+    pub all_opted_out: Option<String>,
 }
 
 impl Header {
     pub fn index_of(&self, col: Column) -> Option<usize> {
         self.columns.iter().position(|c| *c == Some(col))
+    }
+
+    /// Every position holding a column that matches.
+    pub fn all(&self, matches: impl Fn(Column) -> bool) -> Vec<usize> {
+        (0..self.columns.len())
+            .filter(|&i| self.columns[i].is_some_and(&matches))
+            .collect()
     }
 }
 
@@ -109,9 +70,20 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], warnings: &mut Vec<String>) -> Cow<'a,
     }
 }
 
-/// Picks the delimiter that splits the header line most: ',' ';' or tab.
+/// Picks the delimiter: the one a `sep=;` line names (Excel writes it), else the one that splits
+/// the header line most: ',' ';' or tab.
 pub(crate) fn detect_delimiter(text: &str) -> u8 {
-    let header = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let mut header = lines.next().unwrap_or("");
+    if let Some(sep) = header.trim().strip_prefix("sep=") {
+        if let Some(&d) = sep.as_bytes().first() {
+            return d;
+        }
+    }
+    // A title line above the header (what Numbers writes): judge by the next line.
+    if !header.contains([',', ';', '\t']) {
+        header = lines.next().unwrap_or(header);
+    }
     let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
     let mut quoted = false;
     for b in header.bytes() {
@@ -171,6 +143,10 @@ pub(crate) fn read_table_as(text: &str, renames: &[(String, String)]) -> Result<
         }
         let line = record_start_line(bytes, &rec);
         match &header {
+            None if is_preamble(&rec, renames) => warnings.push(format!(
+                "line {line} ({:?}) above the header was skipped",
+                rec.iter().collect::<Vec<_>>().join(",")
+            )),
             None => header = Some(map_header(&rec, renames, &mut warnings)?),
             Some(_) => records.push(Record {
                 line,
@@ -178,7 +154,16 @@ pub(crate) fn read_table_as(text: &str, renames: &[(String, String)]) -> Result<
             }),
         }
     }
-    let header = header.ok_or_else(|| Error::invalid("the file is empty: it has no header row"))?;
+    let mut header =
+        header.ok_or_else(|| Error::invalid("the file is empty: it has no header row"))?;
+    if !header
+        .columns
+        .iter()
+        .any(|c| matches!(c, Some(Column::Phone { .. })))
+    {
+        return Err(no_phone_column(&header, &records));
+    }
+    not_consent_after_all(&mut header, &records, &mut warnings);
     Ok(Table {
         header,
         records,
@@ -201,12 +186,100 @@ fn record_start_line(bytes: &[u8], rec: &StringRecord) -> u64 {
     line
 }
 
-/// OptDesk's name for each column of `header` (after the owner's mapping), for the mapping screen.
+/// OptDesk's name for each column of `header`, for the mapping screen.
 pub(crate) fn detected(header: &StringRecord) -> Vec<Option<String>> {
     header
         .iter()
-        .map(|h| column_for(h).map(|_| h.trim().to_lowercase().replace([' ', '-'], "_")))
+        .map(|h| column_for(h).map(|c| name_of(c).to_string()))
         .collect()
+}
+
+/// A line above the header: Excel's `sep=;`, or a one-cell title such as Numbers' "Table 1".
+fn is_preamble(rec: &StringRecord, renames: &[(String, String)]) -> bool {
+    let cells: Vec<&str> = rec
+        .iter()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    match cells.as_slice() {
+        [one] => {
+            one.starts_with("sep=")
+                || (column_for(one).is_none()
+                    && !renames
+                        .iter()
+                        .any(|(from, _)| from.trim().eq_ignore_ascii_case(one)))
+        }
+        _ => false,
+    }
+}
+
+/// The header names no phone column: say which column looks like one, from its cells.
+fn no_phone_column(header: &Header, records: &[Record]) -> Error {
+    let looks_like_phone = |i: usize| {
+        let cells: Vec<&str> = records
+            .iter()
+            .take(200)
+            .filter_map(|r| r.fields.get(i))
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        !cells.is_empty()
+            && cells
+                .iter()
+                .filter(|c| {
+                    c.chars().filter(char::is_ascii_digit).count() >= 7
+                        && c.chars()
+                            .all(|ch| ch.is_ascii_digit() || " +-().".contains(ch))
+                })
+                .count()
+                * 2
+                > cells.len()
+    };
+    let names = header
+        .names
+        .iter()
+        .map(|n| format!("{:?}", n.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match (0..header.names.len()).find(|&i| header.columns[i].is_none() && looks_like_phone(i)) {
+        Some(i) => Error::invalid(format!(
+            "the header row has no column OptDesk knows as a phone (it has: {names}), but {:?} holds phone numbers: choose it as the phone column (in the CLI, --map phone={:?})",
+            header.names[i].trim(),
+            header.names[i].trim()
+        )),
+        None => Error::invalid(format!(
+            "the header row has no phone column (it has: {names}); name one column \"phone\", or choose it (in the CLI, --map phone=\"<its header>\")"
+        )),
+    }
+}
+
+/// An OptDesk consent column whose cells are not consent values (an interest-group column
+/// named "Marketing" holding group names) is not consent: it is set aside with a note.
+fn not_consent_after_all(header: &mut Header, records: &[Record], warnings: &mut Vec<String>) {
+    for i in 0..header.columns.len() {
+        if !matches!(header.columns[i], Some(Column::Consent(_, Field::State))) {
+            continue;
+        }
+        let cells: Vec<&str> = records
+            .iter()
+            .filter_map(|r| r.fields.get(i))
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        let bad: Vec<&str> = cells
+            .iter()
+            .copied()
+            .filter(|c| super::row::consent_value(c).is_err())
+            .collect();
+        if !cells.is_empty() && bad.len() * 2 > cells.len() {
+            warnings.push(format!(
+                "the column {:?} holds no consent values (for example {:?}), so it was not read as consent",
+                header.names[i].trim(),
+                bad[0]
+            ));
+            header.columns[i] = None;
+        }
+    }
 }
 
 fn map_header(
@@ -214,8 +287,9 @@ fn map_header(
     renames: &[(String, String)],
     warnings: &mut Vec<String>,
 ) -> Result<Header> {
-    let mut columns = Vec::with_capacity(rec.len());
+    let mut columns: Vec<Option<Column>> = Vec::with_capacity(rec.len());
     let mut ignored = Vec::new();
+    let mut consent_like = Vec::new();
     for original in rec.iter() {
         let renamed = renames
             .iter()
@@ -225,27 +299,69 @@ fn map_header(
             columns.push(None);
             continue;
         }
-        let col = column_for(name);
+        // Choosing for a column what OptDesk already read it as (the app's mapping screen sends
+        // every column back) keeps what the header itself says, such as Google's phone groups.
+        let col = match renamed {
+            Some((_, to)) => match column_for(original) {
+                Some(c) if name_of(c) == to.trim() => Some(c),
+                _ => column_for(name),
+            },
+            None => column_for(name),
+        };
         if let Some(c) = col {
-            if columns.contains(&Some(c)) {
-                return Err(Error::invalid(format!(
-                    "the header names the column {:?} twice (or two names for the same column)",
-                    name.trim()
-                )));
+            if !c.repeats() {
+                if let Some(first) = columns.iter().position(|x| *x == Some(c)) {
+                    if matches!(c, Column::Consent(..)) {
+                        return Err(Error::invalid(format!(
+                            "the columns {:?} and {:?} both say {}; keep one (or choose which with --map)",
+                            rec.get(first).unwrap_or("").trim(),
+                            original.trim(),
+                            name_of(c)
+                        )));
+                    }
+                    warnings.push(format!(
+                        "two columns give the {}: {:?} was used, {:?} ignored",
+                        name_of(c).replace('_', " "),
+                        rec.get(first).unwrap_or("").trim(),
+                        original.trim()
+                    ));
+                    columns.push(None);
+                    continue;
+                }
+            }
+            if let Column::Signal(sig) = c {
+                consent_like.push(match sig {
+                    Signal::OptOutWhenTrue => format!("{:?}: a true value is imported as a marketing opt-out", original.trim()),
+                    Signal::OptOutWhenFalse => format!("{:?}: a false value is imported as a marketing opt-out (true is not an opt-in)", original.trim()),
+                    Signal::SubscriptionStatus => format!("{:?}: \"unsubscribed\" is imported as a marketing opt-out (\"subscribed\" is not an opt-in)", original.trim()),
+                    Signal::OtherChannel => format!("{:?}: consent for another channel, not a WhatsApp opt-in (choose it as the marketing column to use it)", original.trim()),
+                });
             }
         } else if !name.trim().is_empty() {
             ignored.push(format!("{:?}", name.trim()));
         }
         columns.push(col);
     }
-    if !columns.contains(&Some(Column::Phone)) {
-        return Err(Error::invalid(format!(
-            "the header row has no phone column (it has: {}); name one column \"phone\"",
-            rec.iter()
-                .map(|n| format!("{:?}", n.trim()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
+    let folded: Vec<String> = rec.iter().map(fold).collect();
+    let all_opted_out = if folded.iter().any(|h| h == "unsub_time") {
+        consent_like.push(
+            "a Mailchimp \"unsubscribed\" export: every row is imported as a marketing opt-out"
+                .into(),
+        );
+        Some("Mailchimp unsubscribed export".to_string())
+    } else {
+        if folded.iter().any(|h| h == "clean_time") {
+            consent_like.push(
+                "a Mailchimp \"cleaned\" export: these are bounced addresses, not opt-outs".into(),
+            );
+        }
+        None
+    };
+    if !consent_like.is_empty() {
+        warnings.push(format!(
+            "consent from other systems: {}",
+            consent_like.join("; ")
+        ));
     }
     if !ignored.is_empty() {
         warnings.push(format!(
@@ -253,7 +369,11 @@ fn map_header(
             ignored.join(", ")
         ));
     }
-    Ok(Header { columns })
+    Ok(Header {
+        columns,
+        names: rec.iter().map(str::to_string).collect(),
+        all_opted_out,
+    })
 }
 
 #[cfg(test)]
@@ -264,7 +384,7 @@ mod tests {
     fn headers_in_any_case_and_order() {
         let t =
             read_table("Name;PHONE;Marketing Source;extra\nAnn;+447911123456;fair;x\n").unwrap();
-        assert_eq!(t.header.index_of(Column::Phone), Some(1));
+        assert_eq!(t.header.all(|c| matches!(c, Column::Phone { .. })), vec![1]);
         assert_eq!(
             t.header
                 .index_of(Column::Consent(TopicCol::Marketing, Field::Source)),
@@ -324,12 +444,25 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(t.header.columns, vec![None, Some(Column::Phone), None]);
+        assert_eq!(
+            t.header.columns,
+            vec![
+                Some(Column::Name),
+                Some(Column::Phone {
+                    kind: super::super::columns::PhoneKind::Generic,
+                    group: None
+                }),
+                None
+            ]
+        );
         assert!(
             t.warnings.iter().all(|w| !w.contains("Notas")),
             "{:?}",
             t.warnings
         );
-        assert!(read_table("phone,Phone Number\n").is_err());
+        assert!(
+            read_table("phone,marketing,Marketing\n").is_err(),
+            "two consent columns are ambiguous"
+        );
     }
 }

@@ -7,6 +7,7 @@ use crate::phone::{Numbering, Region};
 use crate::suppression;
 use crate::time::{self, Timestamp};
 
+use super::columns::{self, CountryCell, PhoneKind, Signal};
 use super::read::{Column, Field, Header, Record, TopicCol};
 
 /// A consent cell and its evidence.
@@ -29,6 +30,8 @@ pub(crate) struct ParsedRow {
     pub tags: Vec<String>,
     /// Marketing, then utility.
     pub topics: [Option<TopicCell>; 2],
+    /// Side issues that did not stop the row (a shortened tag, a second number in the cell).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -38,20 +41,42 @@ pub(crate) struct RowError {
     pub reason: String,
 }
 
+/// A phone column, with what its header (or Google's label column beside it) says about it.
+#[derive(Debug, Clone)]
+pub(crate) struct PhoneCol {
+    pub index: usize,
+    pub kind: PhoneKind,
+    /// Google's "Phone N - Label" for this "Phone N - Value".
+    pub label: Option<usize>,
+    pub header: String,
+}
+
 /// Column positions, looked up once per file.
 #[derive(Debug, Clone)]
 pub(crate) struct Layout {
-    pub phone: usize,
+    /// Every phone column, in file order; per row the best non-empty one is taken.
+    pub phones: Vec<PhoneCol>,
     name: Option<usize>,
+    first: Option<usize>,
+    last: Option<usize>,
+    company: Option<usize>,
+    country: Option<usize>,
     tags: Option<usize>,
     /// [topic][field] for marketing, utility and consent_* (both).
     consent: [[Option<usize>; 4]; 3],
+    /// Other systems' opt-out signals: position, kind, and the source an opt-out then records.
+    signals: Vec<(usize, Signal, String)>,
+    /// The whole file is an opt-out list (a Mailchimp "unsubscribed" export): its source.
+    all_opted_out: Option<String>,
+    /// For a consent column the owner chose from another system's column (`--map marketing=
+    /// "Accepts SMS Marketing"`): the file and column, as the source of what it records.
+    mapped_source: [Option<String>; 2],
 }
 
 const FIELDS: [Field; 4] = [Field::State, Field::Source, Field::At, Field::Text];
 
 impl Layout {
-    pub fn new(h: &Header) -> Layout {
+    pub fn new(h: &Header, file_name: &str) -> Layout {
         let mut consent = [[None; 4]; 3];
         for (t, topic) in [TopicCol::Marketing, TopicCol::Utility, TopicCol::Both]
             .into_iter()
@@ -61,20 +86,105 @@ impl Layout {
                 consent[t][f] = h.index_of(Column::Consent(topic, field));
             }
         }
+        let file = if file_name.is_empty() {
+            "the imported file"
+        } else {
+            file_name
+        };
+        let phones = h
+            .all(|c| matches!(c, Column::Phone { .. }))
+            .into_iter()
+            .map(|i| {
+                let Some(Column::Phone { kind, group }) = h.columns[i] else {
+                    unreachable!("all() matched a phone column")
+                };
+                PhoneCol {
+                    index: i,
+                    kind,
+                    label: group.and_then(|g| h.index_of(Column::PhoneLabel(g))),
+                    header: h
+                        .names
+                        .get(i)
+                        .map_or(String::new(), |n| n.trim().to_string()),
+                }
+            })
+            .collect();
+        let signals = h
+            .all(|c| matches!(c, Column::Signal(_)))
+            .into_iter()
+            .filter_map(|i| match h.columns[i] {
+                Some(Column::Signal(Signal::OtherChannel)) | None => None,
+                Some(Column::Signal(sig)) => Some((
+                    i,
+                    sig,
+                    format!(
+                        "{file}, column {:?}",
+                        h.names.get(i).map_or("", |n| n.trim())
+                    ),
+                )),
+                Some(_) => None,
+            })
+            .collect();
+        let mapped_source = [TopicCol::Marketing, TopicCol::Utility].map(|t| {
+            let i = h.index_of(Column::Consent(t, Field::State))?;
+            let header = h.names.get(i)?.trim();
+            let own = matches!(columns::fold(header).as_str(), "marketing" | "utility");
+            (!own).then(|| format!("{file}, column {header:?}"))
+        });
         Layout {
-            phone: h.index_of(Column::Phone).unwrap_or(0),
+            mapped_source,
+            phones,
             name: h.index_of(Column::Name),
+            first: h.index_of(Column::FirstName),
+            last: h.index_of(Column::LastName),
+            company: h.index_of(Column::Company),
+            country: h.index_of(Column::Country),
             tags: h.index_of(Column::Tags),
             consent,
+            signals,
+            all_opted_out: h
+                .all_opted_out
+                .as_ref()
+                .map(|why| format!("{file} ({why})")),
         }
     }
 
+    /// The phone cell a row's number is read from: the best kind among its non-empty phone
+    /// cells (WhatsApp, then mobile, then generic, then home or work), the first of equals.
+    pub fn best_phone<'r>(&self, rec: &'r Record) -> Option<(usize, &'r str)> {
+        let mut best: Option<(PhoneKind, usize, &'r str)> = None;
+        for (n, col) in self.phones.iter().enumerate() {
+            let Some(value) = rec
+                .fields
+                .get(col.index)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+            else {
+                continue;
+            };
+            let kind = match col.label.and_then(|l| rec.fields.get(l)) {
+                Some(label) => match PhoneKind::from_label(label) {
+                    Some(k) => k,
+                    None => continue, // a fax or pager
+                },
+                None => col.kind,
+            };
+            if best.is_none_or(|(k, _, _)| kind < k) {
+                best = Some((kind, n, value));
+            }
+        }
+        best.map(|(_, n, v)| (n, v))
+    }
+
     pub fn phone_cell<'r>(&self, rec: &'r Record) -> &'r str {
-        rec.fields.get(self.phone).unwrap_or("")
+        self.best_phone(rec).map_or("", |(_, v)| v)
     }
 
     pub fn has_consent_columns(&self) -> bool {
-        self.consent[0][0].is_some() || self.consent[1][0].is_some()
+        self.consent[0][0].is_some()
+            || self.consent[1][0].is_some()
+            || !self.signals.is_empty()
+            || self.all_opted_out.is_some()
     }
 }
 
@@ -127,24 +237,55 @@ pub(crate) fn parse(
     numbering: &Numbering,
     dates: &mut DateMemo,
 ) -> Result<ParsedRow, RowError> {
-    let raw_phone = cell(rec, Some(layout.phone));
+    let best = layout.best_phone(rec);
     let fail = |reason: String| RowError {
         line: rec.line,
-        phone: raw_phone.map(str::to_string),
+        phone: best.map(|(_, v)| v.to_string()),
         reason,
     };
-    let raw_phone = raw_phone.ok_or_else(|| fail("the phone cell is empty".into()))?;
-    let phone = numbering
-        .to_e164(raw_phone, region)
+    let (_, raw_phone) = best.ok_or_else(|| {
+        fail(if layout.phones.len() > 1 {
+            "every phone cell is empty".into()
+        } else {
+            "the phone cell is empty".into()
+        })
+    })?;
+    let mut notes = Vec::new();
+    // Google writes several numbers in one cell: " ::: ".
+    let raw_phone = match raw_phone.split_once(":::") {
+        Some((first, _)) => {
+            notes.push(format!(
+                "line {}: the cell holds several numbers; the first was taken",
+                rec.line
+            ));
+            first.trim()
+        }
+        None => raw_phone,
+    };
+    let phone = read_number(numbering, raw_phone, cell(rec, layout.country), region)
         .map_err(|e| fail(e.to_string()))?;
 
     let mut tags = Vec::new();
     if let Some(t) = cell(rec, layout.tags) {
-        for part in t.split([';', '|']) {
-            match normalize_tag(part) {
-                Ok(Some(tag)) if !tags.contains(&tag) => tags.push(tag),
-                Ok(_) => {}
-                Err(e) => return Err(fail(e.to_string())),
+        for part in t.replace(":::", ";").split([';', '|', ',']) {
+            // Google's system groups ("* myContacts", "* starred") are not the shop's tags.
+            let part = part.trim();
+            if part.starts_with("* ") || part.eq_ignore_ascii_case("myContacts") {
+                continue;
+            }
+            let part = if part.chars().count() > 64 {
+                notes.push(format!(
+                    "line {}: the tag {part:?} was shortened to 64 characters",
+                    rec.line
+                ));
+                part.chars().take(64).collect::<String>()
+            } else {
+                part.to_string()
+            };
+            if let Ok(Some(tag)) = normalize_tag(&part) {
+                if !tags.contains(&tag) {
+                    tags.push(tag);
+                }
             }
         }
     }
@@ -178,20 +319,112 @@ pub(crate) fn parse(
         topics[t] = Some(TopicCell {
             line: rec.line,
             state,
-            source: pick(1).map(str::to_string),
+            source: pick(1)
+                .map(str::to_string)
+                .or_else(|| layout.mapped_source[t].clone()),
             at,
             text: pick(3).map(str::to_string),
         });
     }
 
+    // Another system's record that the person asked not to be messaged is a marketing opt-out
+    // (it beats an opt-in in the same row); its consent for another channel is never an opt-in.
+    let signal = layout.all_opted_out.clone().or_else(|| {
+        layout.signals.iter().find_map(|(i, sig, source)| {
+            let v = cell(rec, Some(*i))?;
+            let out = match sig {
+                Signal::OptOutWhenTrue => columns::truthy(v) == Some(true),
+                Signal::OptOutWhenFalse => columns::truthy(v) == Some(false),
+                Signal::SubscriptionStatus => {
+                    let f = columns::fold(v);
+                    f.contains("unsubscribed") || f == "opted_out" || f.contains("blocked")
+                }
+                Signal::OtherChannel => false,
+            };
+            out.then(|| source.clone())
+        })
+    });
+    if let Some(source) = signal {
+        if topics[0]
+            .as_ref()
+            .is_some_and(|t| t.state == ConsentState::OptedIn)
+        {
+            notes.push(format!(
+                "line {}: the file opts {phone} in to marketing but {source} says they asked not to be messaged; the opt-out was kept",
+                rec.line
+            ));
+        }
+        if topics[0]
+            .as_ref()
+            .is_none_or(|t| t.state != ConsentState::OptedOut)
+        {
+            topics[0] = Some(TopicCell {
+                line: rec.line,
+                state: ConsentState::OptedOut,
+                source: Some(source),
+                at: None,
+                text: None,
+            });
+        }
+    }
+
+    let name = cell(rec, layout.name)
+        .map(str::to_string)
+        .or_else(|| {
+            let parts: Vec<&str> = [layout.first, layout.last]
+                .into_iter()
+                .filter_map(|i| cell(rec, i))
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(" "))
+        })
+        .or_else(|| cell(rec, layout.company).map(str::to_string));
     Ok(ParsedRow {
         line: rec.line,
         phone_hash: suppression::phone_hash(salt, &phone),
         phone,
-        name: cell(rec, layout.name).map(str::to_string),
+        name,
         tags,
         topics,
+        notes,
     })
+}
+
+/// A number as the row means it: with the row's own country (an ISO code, a name or a calling
+/// code) before the default region; digits that already begin with a country code
+/// (`33612345678`) are read as international when they are not a number of the region.
+fn read_number(
+    numbering: &Numbering,
+    raw: &str,
+    country: Option<&str>,
+    region: Option<Region>,
+) -> crate::error::Result<String> {
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    let international = raw.trim_start().starts_with('+') || raw.trim_start().starts_with("00");
+    let country = country.and_then(columns::country);
+    if !international {
+        if let Some(CountryCell::CallingCode(code)) = &country {
+            let national = digits.trim_start_matches('0');
+            let candidate = if digits.starts_with(code.as_str())
+                && numbering.to_e164(&format!("+{digits}"), None).is_ok()
+            {
+                format!("+{digits}")
+            } else {
+                format!("+{code}{national}")
+            };
+            return numbering.to_e164(&candidate, None);
+        }
+    }
+    let row_region = match country {
+        Some(CountryCell::Region(r)) => Some(r),
+        _ => region,
+    };
+    match numbering.to_e164(raw, row_region) {
+        Ok(p) => Ok(p),
+        Err(e) if !international && !digits.starts_with('0') && digits.len() >= 10 => numbering
+            .to_e164(&format!("+{digits}"), None)
+            .map_err(|_| e),
+        Err(e) => Err(e),
+    }
 }
 
 impl ParsedRow {
