@@ -452,3 +452,22 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn excels_rounded_numbers_are_refused_with_the_fix_and_extensions_are_dropped() {
+    let (d, r) = import("phone,name\n4.47911E+11,Ann\n020 7946 0018 ext. 12,Office\n07911 123468 / 020 7946 0019,Two\n", "excel.csv", "GB");
+    assert_eq!((r.added, r.rejected), (2, 1), "{r:#?}");
+    assert_eq!(r.issues[0].line, 2);
+    assert!(
+        r.issues[0].reason.contains("format the column as Text"),
+        "{}",
+        r.issues[0].reason
+    );
+    contact(&d, "+442079460018");
+    contact(&d, "+447911123468");
+    assert!(
+        warned(&r, "the extension \"12\" was dropped") && warned(&r, "several numbers"),
+        "{:?}",
+        r.warnings
+    );
+}

@@ -251,17 +251,12 @@ pub(crate) fn parse(
         })
     })?;
     let mut notes = Vec::new();
-    // Google writes several numbers in one cell: " ::: ".
-    let raw_phone = match raw_phone.split_once(":::") {
-        Some((first, _)) => {
-            notes.push(format!(
-                "line {}: the cell holds several numbers; the first was taken",
-                rec.line
-            ));
-            first.trim()
-        }
-        None => raw_phone,
-    };
+    if scientific(raw_phone) {
+        return Err(fail(format!(
+            "{raw_phone:?} is how a spreadsheet shows a long number it has rounded: its last digits are lost. In the spreadsheet, format the column as Text, type the numbers again (or export them again from where they came), and save"
+        )));
+    }
+    let raw_phone = first_number(raw_phone, rec.line, &mut notes);
     let phone = read_number(numbering, raw_phone, cell(rec, layout.country), region)
         .map_err(|e| fail(e.to_string()))?;
 
@@ -389,6 +384,51 @@ pub(crate) fn parse(
     })
 }
 
+/// `4.47911E+11`: Excel's scientific notation, which has already lost digits.
+fn scientific(cell: &str) -> bool {
+    let c = cell.trim().to_ascii_uppercase();
+    let Some((mantissa, exp)) = c.split_once("E+") else {
+        return false;
+    };
+    !mantissa.is_empty()
+        && mantissa
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
+        && !exp.is_empty()
+        && exp.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The one number a cell means: the first of several (Google's " ::: ", " / ", ", "), without an
+/// extension ("x123", "ext. 12"), each with a note.
+fn first_number<'c>(cell: &'c str, line: u64, notes: &mut Vec<String>) -> &'c str {
+    let mut number = cell.trim();
+    for sep in [":::", " / ", ", ", ";"] {
+        if let Some((first, _)) = number.split_once(sep) {
+            notes.push(format!(
+                "line {line}: the cell holds several numbers; the first was taken"
+            ));
+            number = first.trim();
+            break;
+        }
+    }
+    let lower = number.to_ascii_lowercase();
+    for mark in ["extension", "ext.", "ext", " x", "x", "#"] {
+        if let Some(i) = lower.rfind(mark) {
+            let (main, ext) = (&number[..i], &lower[i + mark.len()..]);
+            let ext = ext.trim();
+            if i > 0
+                && !ext.is_empty()
+                && ext.bytes().all(|b| b.is_ascii_digit())
+                && main.chars().filter(char::is_ascii_digit).count() >= 6
+            {
+                notes.push(format!("line {line}: the extension {:?} was dropped", ext));
+                return main.trim_end_matches([' ', ',', '-']).trim();
+            }
+        }
+    }
+    number
+}
+
 /// A number as the row means it: with the row's own country (an ISO code, a name or a calling
 /// code) before the default region; digits that already begin with a country code
 /// (`33612345678`) are read as international when they are not a number of the region.
@@ -468,6 +508,33 @@ impl ParsedRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_as_the_owner_meant_them() {
+        assert!(scientific("4.47911E+11") && scientific("4,47911e+11") && !scientific("+44 7911"));
+        let mut notes = Vec::new();
+        assert_eq!(
+            first_number("+44 7911 123456 ::: +44 20 7946 0018", 2, &mut notes),
+            "+44 7911 123456"
+        );
+        assert_eq!(
+            first_number("07911 123456 / 020 7946 0018", 2, &mut notes),
+            "07911 123456"
+        );
+        assert_eq!(
+            first_number("020 7946 0018 x123", 2, &mut notes),
+            "020 7946 0018"
+        );
+        assert_eq!(
+            first_number("020 7946 0018 ext. 12", 2, &mut notes),
+            "020 7946 0018"
+        );
+        assert_eq!(
+            first_number("+44 7911 123456", 2, &mut notes),
+            "+44 7911 123456"
+        );
+        assert_eq!(notes.len(), 4, "{notes:?}");
+    }
 
     #[test]
     fn consent_cells() {
