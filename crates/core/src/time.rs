@@ -43,10 +43,30 @@ pub fn parse_user(s: &str) -> Option<Timestamp> {
         "%Y-%m-%d %H:%M",
         "%Y-%m-%dT%H:%M:%S",
         "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
     ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(t.and_utc());
         }
+    }
+    // With an offset, as exports write them: "2026-03-01 14:30:00 +0100", "…+01:00", and
+    // RFC 2822 ("Sun, 01 Mar 2026 14:30:00 +0100").
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S %z",
+        "%Y-%m-%d %H:%M:%S%z",
+        "%Y-%m-%d %H:%M:%S %:z",
+        "%Y-%m-%d %H:%M %z",
+    ] {
+        if let Ok(t) = chrono::DateTime::parse_from_str(s, fmt) {
+            return Some(t.with_timezone(&chrono::Utc));
+        }
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc2822(s) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    // "… UTC", as Mailchimp and others write it.
+    if let Some(naive) = s.strip_suffix(" UTC") {
+        return parse_user(naive);
     }
     None
 }
@@ -62,6 +82,20 @@ mod tests {
         assert_eq!(to_db(&a), "2026-03-01T08:00:00.000000Z");
         assert_eq!(from_db(&to_db(&b)), Some(b));
         assert!(to_db(&a) < to_db(&b));
+    }
+
+    #[test]
+    fn dates_as_exports_write_them() {
+        let want = parse_user("2026-03-01T13:30:00Z").unwrap();
+        for s in [
+            "2026-03-01 14:30:00 +0100",
+            "2026-03-01 14:30:00+01:00",
+            "2026-03-01T14:30:00+01:00",
+            "Sun, 01 Mar 2026 14:30:00 +0100",
+            "2026-03-01 13:30:00 UTC",
+        ] {
+            assert_eq!(parse_user(s), Some(want), "{s}");
+        }
     }
 
     #[test]

@@ -471,3 +471,22 @@ fn excels_rounded_numbers_are_refused_with_the_fix_and_extensions_are_dropped() 
         r.warnings
     );
 }
+
+#[test]
+fn an_iphone_vcard_export_is_imported_card_by_card() {
+    let vcf = "BEGIN:VCARD\nVERSION:3.0\nN:López;Ana;;;\nFN:Ana López\nTEL;type=HOME:+44 20 7946 0018\nTEL;type=CELL;type=pref:+44 7911 123456\nCATEGORIES:Regulars\nEND:VCARD\n\
+BEGIN:VCARD\nVERSION:3.0\nFN:Nobody\nEMAIL:n@example.com\nEND:VCARD\n\
+BEGIN:VCARD\nVERSION:3.0\nFN:Ben\nitem1.TEL:+44 7911 123457\nitem1.X-ABLabel:WhatsApp\nEND:VCARD\n";
+    let (d, r) = import(vcf, "iCloud vCard.vcf", "GB");
+    assert_eq!((r.added, r.rejected), (2, 1), "{r:#?}");
+    assert_eq!(
+        r.issues[0].line, 9,
+        "the card without a number, by its BEGIN:VCARD line"
+    );
+    let ana = contact(&d, "+447911123456");
+    assert_eq!(
+        (ana.name.as_str(), ana.tags.as_slice()),
+        ("Ana López", ["Regulars".to_string()].as_slice())
+    );
+    contact(&d, "+447911123457");
+}

@@ -13,8 +13,11 @@
 //! parser with its own numbering database, while one writer applies the rows in file order.
 
 mod columns;
+mod country;
 mod read;
 mod row;
+mod vcard;
+mod words;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -34,6 +37,7 @@ use crate::settings;
 use crate::store::{Store, Tx};
 use crate::time::{self, Timestamp};
 
+pub use columns::column_mapping;
 use row::{Layout, ParsedRow, RowError};
 
 #[derive(Debug, Clone, Default)]
@@ -48,34 +52,6 @@ pub struct Options {
     pub file_name: String,
     /// The owner's column mapping: `(header in the file, OptDesk's column name)`; `""` ignores.
     pub columns: Vec<(String, String)>,
-}
-
-/// One `FIELD=HEADER` of the owner's mapping (`--map`), as `(header, OptDesk's name)`; the
-/// field `ignore` leaves the column out.
-pub fn column_mapping(spec: &str) -> Result<(String, String)> {
-    let (field, header) = spec.split_once('=').ok_or_else(|| {
-        Error::invalid(format!(
-            "{spec:?} is not FIELD=HEADER (for example phone=\"Mobile Phone\")"
-        ))
-    })?;
-    let (field, header) = (
-        field.trim().to_ascii_lowercase(),
-        header.trim().trim_matches('"'),
-    );
-    if header.is_empty() {
-        return Err(Error::invalid(format!(
-            "{spec:?} names no column after the ="
-        )));
-    }
-    if field == "ignore" {
-        return Ok((header.to_string(), String::new()));
-    }
-    if columns::column_for(&field).is_none() {
-        return Err(Error::invalid(format!(
-            "{field:?} is not a field OptDesk reads; use phone, whatsapp, mobile, name, first_name, last_name, company, country, tags, marketing, utility, consent_source, consent_at, consent_text, or ignore"
-        )));
-    }
-    Ok((header.to_string(), field))
 }
 
 /// The start of a file, for the column-mapping screen.
@@ -94,6 +70,11 @@ pub struct Peek {
 pub fn peek(bytes: &[u8]) -> Result<Peek> {
     let mut warnings = Vec::new();
     let text = read::decode(bytes, &mut warnings);
+    let text = if vcard::is_vcard(&text) {
+        std::borrow::Cow::Owned(vcard::to_csv(&text).0)
+    } else {
+        text
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -180,6 +161,14 @@ pub fn import_file(store: &mut Store, path: &Path, opts: &Options) -> Result<Rep
 pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<Report> {
     let mut warnings = Vec::new();
     let text = read::decode(bytes, &mut warnings);
+    // A vCard file is read as the table of its cards; the report names each card by the line
+    // of its BEGIN:VCARD.
+    let (text, card_lines) = if vcard::is_vcard(&text) {
+        let (csv, lines) = vcard::to_csv(&text);
+        (std::borrow::Cow::Owned(csv), Some(lines))
+    } else {
+        (text, None)
+    };
     let table = read::read_table_as(&text, &opts.columns)?;
     warnings.extend(table.warnings);
     let layout = Layout::new(&table.header, &opts.file_name);
@@ -266,6 +255,21 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
         store.with_tx(run)?
     };
     report.dry_run = opts.dry_run;
+    if let Some(lines) = card_lines {
+        for issue in &mut report.issues {
+            if let Some(&l) = usize::try_from(issue.line)
+                .ok()
+                .and_then(|n| n.checked_sub(2))
+                .and_then(|n| lines.get(n))
+            {
+                issue.line = l;
+            }
+        }
+        warnings.push(format!(
+            "a vCard file of {} cards; a card is named by the line of its BEGIN:VCARD",
+            lines.len()
+        ));
+    }
     warnings.append(&mut report.warnings);
     report.warnings = warnings;
     if !layout.has_consent_columns() {

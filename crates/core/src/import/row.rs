@@ -7,7 +7,8 @@ use crate::phone::{Numbering, Region};
 use crate::suppression;
 use crate::time::{self, Timestamp};
 
-use super::columns::{self, CountryCell, PhoneKind, Signal};
+use super::columns::{self, PhoneKind, Signal};
+use super::country::{self, CountryCell};
 use super::read::{Column, Field, Header, Record, TopicCol};
 
 /// A consent cell and its evidence.
@@ -440,7 +441,7 @@ fn read_number(
 ) -> crate::error::Result<String> {
     let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
     let international = raw.trim_start().starts_with('+') || raw.trim_start().starts_with("00");
-    let country = country.and_then(columns::country);
+    let country = country.and_then(country::country);
     if !international {
         if let Some(CountryCell::CallingCode(code)) = &country {
             let national = digits.trim_start_matches('0');
