@@ -482,6 +482,23 @@ fn import_map_chooses_columns_and_a_mapped_consent_column_is_the_source() {
     );
     let ben = cli.json(&["contacts", "show", "+447911123457", "--json"]);
     assert_eq!(ben["marketing"], "opted_out");
+    // With --json even a refused file is JSON on stdout.
+    let o = cli
+        .cmd(&[
+            "contacts",
+            "import",
+            path,
+            "--json",
+            "--map",
+            "ignore=Phone",
+            "--map",
+            "ignore=Contact",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("phone"), "{v}");
     let e = cli.fails(&["contacts", "import", path, "--map", "colour=Notes"]);
     assert!(e.contains("\"colour\" is not a field"), "{e}");
     let e = cli.fails(&["contacts", "import", path, "--map", "phone"]);

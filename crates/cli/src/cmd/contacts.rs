@@ -122,7 +122,15 @@ fn import(ctx: &mut Ctx, a: ImportArgs) -> CliResult {
         file_name: String::new(),
         columns,
     };
-    let report = import::import_file(&mut ctx.store, &a.file, &opts)?;
+    let report = match import::import_file(&mut ctx.store, &a.file, &opts) {
+        Ok(r) => r,
+        // With --json every outcome is JSON on stdout, a refused file too.
+        Err(e) if a.json => {
+            out::json(&serde_json::json!({"error": e.to_string()}))?;
+            return Ok(Done::Failed);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if a.json {
         out::json(&report)?;
     } else {
