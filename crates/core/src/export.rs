@@ -65,6 +65,17 @@ fn evidence_cells(state: Option<ConsentState>, ev: Option<&Event>) -> [String; 4
     [state.to_string(), source, at, text]
 }
 
+/// A cell a spreadsheet would run as a formula (it begins with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return: names come from customers' own WhatsApp profiles) gets a leading `'`, which
+/// spreadsheets show as text and `contacts import` takes off again.
+fn guard(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
+    }
+}
+
 pub fn write_csv(rows: &[Exported], out: impl Write) -> Result<()> {
     let mut w = csv::Writer::from_writer(out);
     let csv_err = |e: csv::Error| Error::invalid(format!("cannot write the export: {e}"));
@@ -73,10 +84,18 @@ pub fn write_csv(rows: &[Exported], out: impl Write) -> Result<()> {
         let c = &r.contact;
         let m = evidence_cells(c.marketing, r.marketing_evidence.as_ref());
         let u = evidence_cells(c.utility, r.utility_evidence.as_ref());
-        let tags = c.tags.join(";");
-        let mut record: Vec<&str> = vec![&c.phone, &c.name, &tags];
-        record.extend(m.iter().map(String::as_str));
-        record.extend(u.iter().map(String::as_str));
+        let tags = guard(&c.tags.join(";"));
+        let phone = guard(&crate::phone::for_spreadsheet(&c.phone));
+        let name = guard(&c.name);
+        let mut record: Vec<String> = vec![phone, name, tags];
+        for (i, cell) in m.iter().chain(u.iter()).enumerate() {
+            // State and date are OptDesk's own words; source and text may be anyone's.
+            record.push(if i % 4 == 1 || i % 4 == 3 {
+                guard(cell)
+            } else {
+                cell.clone()
+            });
+        }
         w.write_record(&record).map_err(csv_err)?;
     }
     w.flush()

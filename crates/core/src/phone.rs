@@ -126,6 +126,21 @@ pub fn to_e164(input: &str, region: Option<Region>) -> Result<String> {
     shared().to_e164(input, region)
 }
 
+/// An E.164 number as a spreadsheet keeps it: the international format with spaces
+/// (`+44 7911 123456`) is text to Excel, Numbers and LibreOffice, where `+447911123456` becomes a
+/// number that loses digits (`4.47911E+11`) when the file is saved again. Read back, it is the
+/// same number.
+pub fn for_spreadsheet(e164: &str) -> String {
+    let db = &shared().db;
+    phonenumber::parse_with(db, None, e164)
+        .map(|n| {
+            phonenumber::format_with(db, &n)
+                .mode(Mode::International)
+                .to_string()
+        })
+        .unwrap_or_else(|_| e164.to_string())
+}
+
 fn parse_e164(db: &Database, input: &str, region: Option<Region>) -> Result<String> {
     let trimmed = input.trim();
     if trimmed.is_empty() {

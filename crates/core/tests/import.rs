@@ -343,3 +343,38 @@ fn the_export_reads_back_to_the_same_state() {
     let again = import_bytes(&mut d.store, &csv, &opts()).unwrap();
     assert_eq!(again.added + again.updated + again.events, 0, "{again:#?}");
 }
+
+/// The export is safe to open in a spreadsheet: numbers stay text (the international format,
+/// marked as text), a cell that would run as a formula is marked as text, and all of it reads
+/// back to the same state.
+#[test]
+fn the_export_is_safe_in_a_spreadsheet_and_still_reads_back() {
+    let mut d = db();
+    import(
+        &mut d,
+        "phone,name,tags,marketing,consent_source\n07911 123456,=HYPERLINK(\"http://x\"),@vip,yes,+fair\n",
+        &opts(),
+    );
+    let mut csv = Vec::new();
+    export::write_csv(&export::collect(&d.store).unwrap(), &mut csv).unwrap();
+    let text = String::from_utf8(csv.clone()).unwrap();
+    let row = text.lines().nth(1).unwrap();
+    assert!(row.starts_with("'+44 7911 123456,"), "{row}");
+    assert!(
+        row.contains("\"'=HYPERLINK(\"\"http://x\"\")\"") && row.contains(",'@vip,"),
+        "{row}"
+    );
+    assert!(row.contains(",'+fair,"), "{row}");
+    assert!(row.contains("T") && !row.contains("E+"), "{row}");
+    let again = import_bytes(&mut d.store, &csv, &opts()).unwrap();
+    assert_eq!(
+        again.added + again.updated + again.events + again.rejected,
+        0,
+        "{again:#?}"
+    );
+    let c = contacts::require(d.store.conn(), "+447911123456").unwrap();
+    assert_eq!(
+        (c.name.as_str(), c.tags.as_slice()),
+        ("=HYPERLINK(\"http://x\")", ["@vip".to_string()].as_slice())
+    );
+}

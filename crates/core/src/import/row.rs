@@ -159,6 +159,7 @@ impl Layout {
                 .fields
                 .get(col.index)
                 .map(str::trim)
+                .map(unguard)
                 .filter(|v| !v.is_empty())
             else {
                 continue;
@@ -207,7 +208,22 @@ pub(crate) fn consent_value(cell: &str) -> Result<Option<ConsentState>, String> 
 fn cell(rec: &Record, i: Option<usize>) -> Option<&str> {
     i.and_then(|i| rec.fields.get(i))
         .map(str::trim)
+        .map(unguard)
         .filter(|s| !s.is_empty())
+}
+
+/// Takes off the `'` that marks a cell as text in a spreadsheet (what `contacts export` puts
+/// before a cell that would run as a formula, and what Shopify puts before long ids).
+fn unguard(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest)
+            if rest.starts_with(['=', '+', '-', '@'])
+                || rest.starts_with(|c: char| c.is_ascii_digit()) =>
+        {
+            rest
+        }
+        _ => cell,
+    }
 }
 
 /// Remembers the last date text read and its value: a file usually repeats one date.
@@ -509,6 +525,15 @@ impl ParsedRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spreadsheets_text_mark_is_taken_off() {
+        assert_eq!(unguard("'+44 7911 123456"), "+44 7911 123456");
+        assert_eq!(unguard("'=HYPERLINK()"), "=HYPERLINK()");
+        assert_eq!(unguard("'7012345678901"), "7012345678901");
+        assert_eq!(unguard("O'Brien"), "O'Brien");
+        assert_eq!(unguard("'twas"), "'twas");
+    }
 
     #[test]
     fn cells_as_the_owner_meant_them() {
