@@ -431,7 +431,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
         /// No file makes the importer panic; it imports or refuses with a sentence, and every
         /// rejected row is named by a line below the header.
@@ -489,4 +489,49 @@ BEGIN:VCARD\nVERSION:3.0\nFN:Ben\nitem1.TEL:+44 7911 123457\nitem1.X-ABLabel:Wha
         ("Ana López", ["Regulars".to_string()].as_slice())
     );
     contact(&d, "+447911123457");
+}
+
+#[test]
+fn a_mac_roman_file_reads_its_names_and_a_dry_run_shows_them_first() {
+    let mut d = common::db();
+    let o = Options {
+        region: Some(Region::parse("FR").unwrap()),
+        actor: "test".into(),
+        dry_run: true,
+        ..Default::default()
+    };
+    let r = import_bytes(
+        &mut d.store,
+        b"Pr\x8enom;Nom;Portable\rFran\x8dois;L\x8eger;06 12 34 56 78\r",
+        &o,
+    )
+    .unwrap();
+    assert_eq!(r.added, 1, "{r:#?}");
+    assert_eq!(
+        r.warnings[0],
+        "names as they will be stored: \"François Léger\""
+    );
+    assert!(warned(&r, "Mac Roman"), "{:?}", r.warnings);
+}
+
+#[test]
+fn a_rejected_row_that_carried_an_opt_out_is_named_first() {
+    let (_d, r) = import(
+        "phone,name,marketing,consent_source,SMS_BLACKLISTED\n0791,Bad number,yes,fair,0\n07911 12,Bad too,no,,0\n07911 123470,Good,yes,fair,0\n0799,Blacklisted,,,1\n",
+        "mixed.csv",
+        "GB",
+    );
+    assert_eq!((r.added, r.rejected), (1, 3), "{r:#?}");
+    let lines: Vec<u64> = r.issues.iter().map(|i| i.line).collect();
+    assert_eq!(
+        lines,
+        [3, 5, 2],
+        "opt-outs that were lost first, then in file order"
+    );
+    assert!(
+        r.issues[0].reason.contains("NOT recorded"),
+        "{}",
+        r.issues[0].reason
+    );
+    assert!(!r.issues[2].reason.contains("NOT recorded"));
 }

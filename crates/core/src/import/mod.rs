@@ -271,6 +271,11 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
         ));
     }
     warnings.append(&mut report.warnings);
+    // The names as they will be stored come first: a wrong encoding shows at a glance.
+    if let Some(i) = warnings.iter().position(|w| w.starts_with(NAMES_AS_STORED)) {
+        let names = warnings.remove(i);
+        warnings.insert(0, names);
+    }
     report.warnings = warnings;
     if !layout.has_consent_columns() {
         report
@@ -312,7 +317,9 @@ fn may_recur(records: &[read::Record], layout: &Layout) -> Vec<bool> {
 
 /// The last six digits of a phone cell, before any extension ("ext. 12", "x12", "#12").
 fn suffix_key(cell: &str) -> u64 {
+    // Words before the number ("Mobile: 07911…") are not where an extension starts.
     let main = cell
+        .trim_start_matches(|c: char| !c.is_ascii_digit())
         .split(|c: char| c.is_alphabetic() || c == '#')
         .next()
         .unwrap_or("");
@@ -341,8 +348,17 @@ struct Writer<'t, 'c> {
     first_line: HashMap<String, (u64, Option<String>)>,
     /// Side notes of rows (a shortened tag…): the first few are reported, the rest counted.
     notes: u64,
+    /// The first few names, as they will be stored (a dry run shows them: a wrong encoding is
+    /// seen before anything is written).
+    names: Vec<String>,
     report: Report,
 }
+
+/// How a rejected row that carried an opt-out begins its reason (such rows are listed first).
+const LOST_OPT_OUT: &str = "this row says the person does not want messages, and it could not be imported, so that is NOT recorded: ";
+
+/// A dry run's sample of names, shown first in its report.
+const NAMES_AS_STORED: &str = "names as they will be stored: ";
 
 /// Row notes reported one by one before the rest are only counted.
 const NOTES_SHOWN: u64 = 20;
@@ -374,6 +390,7 @@ impl<'t, 'c> Writer<'t, 'c> {
             held_index: HashMap::new(),
             first_line: HashMap::new(),
             notes: 0,
+            names: Vec::new(),
             report: Report::default(),
         })
     }
@@ -398,10 +415,18 @@ impl<'t, 'c> Writer<'t, 'c> {
         let row = match parsed {
             Ok(row) => row,
             Err(e) => {
-                self.issue(e.line, IssueKind::Rejected, e.phone, e.reason);
+                let reason = if e.carried_opt_out {
+                    format!("{LOST_OPT_OUT}{}", e.reason)
+                } else {
+                    e.reason
+                };
+                self.issue(e.line, IssueKind::Rejected, e.phone, reason);
                 return Ok(());
             }
         };
+        if let Some(n) = row.name.as_ref().filter(|_| self.names.len() < 3) {
+            self.names.push(format!("{n:?}"));
+        }
         for note in &row.notes {
             self.notes += 1;
             if self.notes <= NOTES_SHOWN {
@@ -547,13 +572,21 @@ impl<'t, 'c> Writer<'t, 'c> {
     }
 
     fn finish(mut self) -> Result<Report> {
+        if self.opts.dry_run && !self.names.is_empty() {
+            self.report
+                .warnings
+                .push(format!("{NAMES_AS_STORED}{}", self.names.join(", ")));
+        }
         if self.notes > NOTES_SHOWN {
             self.report.warnings.push(format!(
                 "and {} more notes like those",
                 self.notes - NOTES_SHOWN
             ));
         }
-        self.report.issues.sort_by_key(|i| i.line);
+        // Rows whose opt-out could not be recorded first, then in file order.
+        self.report
+            .issues
+            .sort_by_key(|i| (!i.reason.starts_with(LOST_OPT_OUT), i.line));
         self.ledger.finish()?;
         let r = self.report;
         self.tx.execute(
@@ -577,6 +610,7 @@ mod tests {
             "0044 (0)7911-123456",
             "+44 7911 123456 ext. 12",
             "7911123456 #3",
+            "Mobile\t07911 123456",
         ] {
             assert_eq!(suffix_key(form), k, "{form}");
         }

@@ -57,6 +57,14 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], warnings: &mut Vec<String>) -> Cow<'a,
     }
     match std::str::from_utf8(bytes) {
         Ok(s) => Cow::Borrowed(s),
+        Err(_) if looks_mac_roman(bytes) => {
+            warnings.push(
+                "the file is not UTF-8; it was read as Mac Roman (Excel for Mac's \"Macintosh CSV\"). \
+                 If names look wrong, save it as \"CSV UTF-8\" and import again"
+                    .into(),
+            );
+            encoding_rs::MACINTOSH.decode_without_bom_handling(bytes).0
+        }
         Err(_) => {
             warnings.push(
                 "the file is not UTF-8; it was read as Windows-1252 (Excel's usual encoding). \
@@ -68,6 +76,28 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], warnings: &mut Vec<String>) -> Cow<'a,
                 .0
         }
     }
+}
+
+/// Whether non-UTF-8 text is Mac Roman rather than Windows-1252. Inside words Mac Roman writes
+/// accented letters in 0x80–0x9F (é is 0x8E, ü 0x9F, ç 0x8D), where Windows-1252 has
+/// punctuation (quotes, dashes) and writes its letters in 0xC0–0xFF. So: some 0x80–0x9F byte
+/// between two letters, and no 0xC0–0xFF byte beside a letter. (0x92 is left out: it is
+/// Windows-1252's apostrophe in "O’Brien" as often as Mac Roman's í.)
+fn looks_mac_roman(bytes: &[u8]) -> bool {
+    let letter = |j: Option<usize>| {
+        j.and_then(|j| bytes.get(j))
+            .is_some_and(u8::is_ascii_alphabetic)
+    };
+    let (mut mac, mut win) = (false, false);
+    for (i, &b) in bytes.iter().enumerate() {
+        let (before, after) = (letter(i.checked_sub(1)), letter(Some(i + 1)));
+        match b {
+            0x80..=0x9F if b != 0x92 && before && after => mac = true,
+            0xC0..=0xFF if before || after => win = true,
+            _ => {}
+        }
+    }
+    mac && !win
 }
 
 /// Picks the delimiter: the one a `sep=;` line names (Excel writes it), else the one that splits
@@ -422,6 +452,17 @@ mod tests {
         assert!(w.is_empty());
         assert_eq!(decode(b"Jos\xe9", &mut w), "José");
         assert_eq!(w.len(), 1);
+        // Excel for Mac's "Macintosh CSV": é is 0x8E, ü 0x9F.
+        assert_eq!(
+            decode(b"Jos\x8e M\x9fller;Fran\x8dois", &mut w),
+            "José Müller;François"
+        );
+        assert!(w[1].contains("Mac Roman"), "{w:?}");
+        // Windows-1252 punctuation between words is not taken for Mac Roman.
+        assert_eq!(
+            decode(b"Caf\xe9 \x93Sol\x94", &mut w),
+            "Café \u{201c}Sol\u{201d}"
+        );
     }
 
     #[test]

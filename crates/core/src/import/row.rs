@@ -40,6 +40,9 @@ pub(crate) struct RowError {
     pub line: u64,
     pub phone: Option<String>,
     pub reason: String,
+    /// The row said the person does not want messages (an opt-out cell, another system's
+    /// opt-out): losing it matters most, so the report names such rows first.
+    pub carried_opt_out: bool,
 }
 
 /// A phone column, with what its header (or Google's label column beside it) says about it.
@@ -178,8 +181,29 @@ impl Layout {
         best.map(|(_, n, v)| (n, v))
     }
 
+    /// The number part of the row's phone cell, as `parse` reads it (the first of several,
+    /// without an extension): rows that may be the same number are found by it.
     pub fn phone_cell<'r>(&self, rec: &'r Record) -> &'r str {
-        self.best_phone(rec).map_or("", |(_, v)| v)
+        self.best_phone(rec)
+            .map_or("", |(_, v)| first_number(v, 0, &mut Vec::new()))
+    }
+
+    /// Whether the row says, anywhere, that the person does not want messages.
+    pub fn opts_out(&self, rec: &Record) -> bool {
+        let said_out = |i: Option<usize>| {
+            cell(rec, i).is_some_and(|v| consent_value(v) == Ok(Some(ConsentState::OptedOut)))
+        };
+        self.all_opted_out.is_some()
+            || said_out(self.consent[0][0])
+            || said_out(self.consent[1][0])
+            || self.signals.iter().any(|(i, sig, _)| {
+                cell(rec, Some(*i)).is_some_and(|v| match sig {
+                    Signal::OptOutWhenTrue => columns::truthy(v) == Some(true),
+                    Signal::OptOutWhenFalse => columns::truthy(v) == Some(false),
+                    Signal::SubscriptionStatus => columns::fold(v).contains("unsubscribed"),
+                    Signal::OtherChannel => false,
+                })
+            })
     }
 
     pub fn has_consent_columns(&self) -> bool {
@@ -259,6 +283,7 @@ pub(crate) fn parse(
         line: rec.line,
         phone: best.map(|(_, v)| v.to_string()),
         reason,
+        carried_opt_out: layout.opts_out(rec),
     };
     let (_, raw_phone) = best.ok_or_else(|| {
         fail(if layout.phones.len() > 1 {
