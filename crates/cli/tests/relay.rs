@@ -3,8 +3,7 @@
 //! API posting signed webhooks to it as Meta would, and the shop's `optdesk serve` and
 //! `optdesk broadcast send` pulling from it.
 
-use std::net::TcpStream;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use optdesk_fake_graph::tls::{TestCa, TlsFront};
@@ -13,52 +12,10 @@ use serde_json::{json, Value};
 
 mod support;
 
+use support::{free_port, wait_port, Proc};
+
 const APP_SECRET: &str = "test-app-secret";
 const VERIFY: &str = "test-verify-token";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process killed (SIGKILL) when dropped, even by a failed assertion.
-struct Proc(Option<Child>);
-
-impl Proc {
-    fn new(c: Child) -> Proc {
-        Proc(Some(c))
-    }
-
-    fn exited(&mut self) -> bool {
-        self.0
-            .as_mut()
-            .is_some_and(|c| c.try_wait().unwrap().is_some())
-    }
-
-    fn output(mut self) -> std::process::Output {
-        self.0.take().unwrap().wait_with_output().unwrap()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn wait_port(port: u16, what: &str) {
-    let until = Instant::now() + Duration::from_secs(15);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "{what} did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 struct Env {
     cli: support::Cli,
@@ -209,6 +166,21 @@ impl Env {
         self.server = None;
     }
 
+    /// A marketing broadcast to everyone; its id.
+    fn broadcast(&self) -> String {
+        let id = self.ok(&[
+            "broadcast",
+            "create",
+            "--template",
+            "summer_sale",
+            "--language",
+            "en_GB",
+            "--param",
+            "1=Hi",
+        ]);
+        id.trim().to_string()
+    }
+
     /// A customer's STOP, posted by the fake the way Meta posts it (to the relay's hook URL).
     fn stop_from(&self, phone: &str, id: &str) -> Value {
         let now = std::time::SystemTime::now()
@@ -279,17 +251,7 @@ impl Env {
 #[test]
 fn stops_sent_while_the_shop_pc_was_off_are_in_the_ledger_before_a_broadcast_claims_anyone() {
     let mut env = Env::new(20);
-    let id = env.ok(&[
-        "broadcast",
-        "create",
-        "--template",
-        "summer_sale",
-        "--language",
-        "en_GB",
-        "--param",
-        "1=Hi",
-    ]);
-    let id = id.trim().to_string();
+    let id = env.broadcast();
     // The PC is off; five customers reply STOP at night. Meta delivers to the relay.
     let stopped: Vec<String> = env.phones[..5].to_vec();
     let before = env.db_count("SELECT count(*) FROM inbox WHERE relay_seq IS NOT NULL"); // connect's self-test
@@ -462,17 +424,7 @@ fn forged_and_unsigned_posts_change_nothing_and_the_status_counts_what_the_deskt
 #[test]
 fn without_its_relay_a_broadcast_does_not_start_unless_the_owner_says_so_for_that_start() {
     let mut env = Env::new(3);
-    let id = env.ok(&[
-        "broadcast",
-        "create",
-        "--template",
-        "summer_sale",
-        "--language",
-        "en_GB",
-        "--param",
-        "1=Hi",
-    ]);
-    let id = id.trim().to_string();
+    let id = env.broadcast();
     env.kill_relay();
     let err = env.fails(&["broadcast", "send", &id]);
     assert!(
@@ -500,75 +452,9 @@ fn without_its_relay_a_broadcast_does_not_start_unless_the_owner_says_so_for_tha
 }
 
 #[test]
-fn the_relay_starts_in_an_empty_directory_and_says_what_is_missing() {
-    let cli = support::Cli::new();
-    let dir = cli.dir.path().join("fresh");
-    let err = cli.fails(&[
-        "relay",
-        "mailbox",
-        "add",
-        "Shop",
-        "--data",
-        dir.to_str().unwrap(),
-    ]);
-    assert!(err.contains("--public-url"), "{err}");
-    let err = cli.fails(&[
-        "relay",
-        "mailbox",
-        "add",
-        "Shop",
-        "--data",
-        dir.to_str().unwrap(),
-        "--public-url",
-        "http://plain.example",
-    ]);
-    assert!(err.contains("https"), "{err}");
-    let err = cli.fails(&["relay", "mailbox", "list"]);
-    assert!(err.contains("--data"), "{err}");
-    let port = free_port();
-    let _relay = Proc::new(
-        cli.cmd(&[
-            "relay",
-            "--data",
-            dir.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap(),
-    );
-    wait_port(port, "the relay");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let health = rt.block_on(async {
-        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    });
-    assert_eq!(health, 200);
-    assert!(dir.join("relay.db").exists());
-    assert!(!cli.db().exists(), "the relay opened no shop database");
-}
-
-#[test]
 fn a_running_marketing_broadcast_pauses_when_the_relay_has_been_silent_for_a_minute() {
     let mut env = Env::new(30);
-    let id = env.ok(&[
-        "broadcast",
-        "create",
-        "--template",
-        "summer_sale",
-        "--language",
-        "en_GB",
-        "--param",
-        "1=Hi",
-    ]);
-    let id = id.trim().to_string();
+    let id = env.broadcast();
     let send = Proc::new(
         env.cmd(&["broadcast", "send", &id, "--rate", "2"])
             .stdout(Stdio::null())
@@ -599,87 +485,6 @@ fn a_running_marketing_broadcast_pauses_when_the_relay_has_been_silent_for_a_min
     assert_eq!(state.0, "paused");
     assert!(state.1.starts_with("relay:"), "{}", state.1);
     assert!(env.sent_to().len() < 30, "it stopped before the end");
-}
-
-/// `deploy/optdesk-relay.service` as systemd reads it, with this build's binary in ExecStart.
-#[test]
-fn the_relays_systemd_unit_verifies() {
-    let Ok(out) = std::process::Command::new("systemd-analyze")
-        .arg("--version")
-        .output()
-    else {
-        eprintln!("systemd-analyze is not installed here: the unit is not verified (a manual check in the README)");
-        return;
-    };
-    assert!(out.status.success());
-    let unit = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../deploy/optdesk-relay.service"
-    ))
-    .unwrap();
-    assert!(
-        unit.contains("ExecStart=/usr/local/bin/optdesk relay "),
-        "{unit}"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("optdesk-relay.service");
-    std::fs::write(
-        &path,
-        unit.replace("/usr/local/bin/optdesk", env!("CARGO_BIN_EXE_optdesk")),
-    )
-    .unwrap();
-    let out = std::process::Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The container image, where a container engine runs (none does on the machines CI uses:
-/// building it is a manual check in the README).
-#[test]
-fn the_relays_container_image_builds_where_an_engine_runs() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let file = std::fs::read_to_string(format!("{root}/deploy/Containerfile")).unwrap();
-    assert!(
-        file.contains("-p optdesk-cli --bin optdesk")
-            && file.contains("ENTRYPOINT [\"optdesk\", \"relay\""),
-        "{file}"
-    );
-    let engine = ["podman", "docker"].into_iter().find(|e| {
-        std::process::Command::new(e)
-            .arg("info")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    let Some(engine) = engine else {
-        eprintln!(
-            "no container engine runs here: the image is not built (a manual check in the README)"
-        );
-        return;
-    };
-    let out = std::process::Command::new(engine)
-        .args([
-            "build",
-            "-f",
-            "deploy/Containerfile",
-            "-t",
-            "optdesk-relay:test",
-            ".",
-        ])
-        .current_dir(root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Meta posts many bodies at once and the relay is SIGKILLed in the middle: some were stored and

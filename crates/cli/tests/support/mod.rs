@@ -123,3 +123,49 @@ impl Cli {
         self.conn().query_row(sql, [], |r| r.get(0)).unwrap()
     }
 }
+
+// Real processes on 127.0.0.1, for the suites that start servers.
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed (SIGKILL) when dropped, even by a failed assertion.
+pub struct Proc(Option<std::process::Child>);
+
+impl Proc {
+    pub fn new(c: std::process::Child) -> Proc {
+        Proc(Some(c))
+    }
+
+    pub fn exited(&mut self) -> bool {
+        self.0
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_some())
+    }
+
+    pub fn output(mut self) -> std::process::Output {
+        self.0.take().unwrap().wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn wait_port(port: u16, what: &str) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < until, "{what} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

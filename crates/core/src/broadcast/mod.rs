@@ -5,6 +5,11 @@
 //! contact, each with its own state machine `queued → sending → sent | failed | blocked | unknown`.
 
 pub mod engine;
+mod starts;
+
+pub use starts::{
+    offline_warning, record_started_without_relay, started_without_relay, StartWithoutRelay,
+};
 
 use std::collections::BTreeMap;
 
@@ -360,16 +365,6 @@ pub fn preview(store: &Store, id: i64) -> Result<Preview> {
     })
 }
 
-/// Outside relay mode (where the drain collects what waited), when the receiver could not be
-/// reached within Meta's 7 days of retries: opt-outs sent then may still arrive.
-pub fn offline_warning(conn: &Connection) -> Result<Option<String>> {
-    if settings::get(conn, "webhook_mode")?.as_deref() == Some("relay") {
-        return Ok(None);
-    }
-    let windows = crate::reachability::uptime::offline(conn, &time::now())?;
-    Ok(crate::reachability::uptime::describe(&windows))
-}
-
 /// `TIER_2K` → 2000; `TIER_UNLIMITED` → none.
 fn tier_limit(tier: &str) -> Option<u64> {
     let t = tier.trim().to_ascii_uppercase();
@@ -448,38 +443,6 @@ pub fn recipients(conn: &Connection, id: i64) -> Result<Vec<Recipient>> {
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// Keeps on the broadcast that one start went ahead without collecting the relay mailbox, and why.
-pub fn record_started_without_relay(conn: &Connection, id: i64, why: &str) -> Result<()> {
-    let mut starts = started_without_relay(conn, id)?;
-    starts.push(StartWithoutRelay {
-        at: crate::time::to_db(&crate::time::now()),
-        why: why.to_string(),
-    });
-    conn.execute(
-        "UPDATE broadcasts SET started_without_relay = ?1 WHERE id = ?2",
-        params![serde_json::to_string(&starts).unwrap_or_default(), id],
-    )?;
-    Ok(())
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct StartWithoutRelay {
-    pub at: String,
-    pub why: String,
-}
-
-/// The starts that went ahead without collecting the relay mailbox.
-pub fn started_without_relay(conn: &Connection, id: i64) -> Result<Vec<StartWithoutRelay>> {
-    let json: Option<String> = conn.query_row(
-        "SELECT started_without_relay FROM broadcasts WHERE id = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
-    Ok(json
-        .and_then(|j| serde_json::from_str(&j).ok())
-        .unwrap_or_default())
 }
 
 /// Asks the engine to stop after what is in flight (`paused`), or for good (`cancelled`).
