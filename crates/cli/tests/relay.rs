@@ -17,6 +17,34 @@ use support::{free_port, wait_port, Proc};
 const APP_SECRET: &str = "test-app-secret";
 const VERIFY: &str = "test-verify-token";
 
+/// `optdesk relay` on `port` (0: any), once it listens; and its port.
+fn spawn_relay(cli: &support::Cli, dir: &std::path::Path, port: u16) -> (Proc, u16) {
+    use std::io::BufRead;
+    let mut child = cli
+        .cmd(&[
+            "relay",
+            "--data",
+            dir.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("the relay did not say where it listens: {line:?}"));
+    wait_port(port, "the relay");
+    (Proc::new(child), port)
+}
+
 struct Env {
     cli: support::Cli,
     fake: FakeGraph,
@@ -55,10 +83,12 @@ impl Env {
                 1,
             ));
         }
-        let relay_port = free_port();
-        let front = TlsFront::start(&ca, ([127, 0, 0, 1], relay_port).into(), None);
         let cli = support::Cli::new();
         let relay_dir = cli.dir.path().join("relay-data");
+        // The relay takes a port the system gives it and says which (a port picked beforehand
+        // could be taken by a parallel test before the relay binds it).
+        let (relay, relay_port) = spawn_relay(&cli, &relay_dir, 0);
+        let front = TlsFront::start(&ca, ([127, 0, 0, 1], relay_port).into(), None);
         let ca_file = cli.file("test-ca.pem", ca.ca_pem.as_bytes());
         // The mailbox is made on the relay's machine.
         let made = cli.json(&[
@@ -102,21 +132,20 @@ impl Env {
         let f = cli.file("c.csv", csv.as_bytes());
         cli.ok(&["contacts", "import", f.to_str().unwrap()]);
         cli.ok(&["templates", "sync"]);
-        let mut env = Env {
+        let env = Env {
             cli,
             fake,
             _ca: ca,
             _front: front,
             relay_port,
             relay_dir,
-            relay: None,
+            relay: Some(relay),
             mailbox_id: made["id"].as_str().unwrap().to_string(),
             hook,
             serve_port: free_port(),
             server: None,
             phones,
         };
-        env.start_relay();
         let out = env.ok(&[
             "webhook",
             "connect",
@@ -129,20 +158,9 @@ impl Env {
         env
     }
 
+    /// Starts the relay again on its port.
     fn start_relay(&mut self) {
-        let child = self
-            .cmd(&[
-                "relay",
-                "--data",
-                self.relay_dir.to_str().unwrap(),
-                "--listen",
-                &format!("127.0.0.1:{}", self.relay_port),
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.relay = Some(Proc::new(child));
-        wait_port(self.relay_port, "the relay");
+        self.relay = Some(spawn_relay(&self.cli, &self.relay_dir, self.relay_port).0);
     }
 
     fn kill_relay(&mut self) {

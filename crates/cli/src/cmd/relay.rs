@@ -70,9 +70,10 @@ fn serve(dir: &std::path::Path, s: crate::args::RelayServe) -> CliResult {
         let listener = tokio::net::TcpListener::bind(s.listen)
             .await
             .map_err(|e| invalid(format!("cannot listen on {}: {e}", s.listen)))?;
+        // The address bound (with --listen …:0, the port the system chose).
+        let bound = listener.local_addr().unwrap_or(s.listen);
         println!(
-            "optdesk relay: listening on http://{} for {}; data in {}",
-            s.listen,
+            "optdesk relay: listening on http://{bound} for {}; data in {}",
             public.as_deref().unwrap_or("(no --public-url yet)"),
             dir.display()
         );
