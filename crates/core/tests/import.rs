@@ -193,6 +193,42 @@ fn conflicting_rows_for_one_number_keep_the_opt_out() {
     assert_eq!((c.name.as_str(), c.marketing), ("Annie", Some(OptedOut)));
 }
 
+/// The import streams its rows in chunks of about a thousand; a number repeated thousands of
+/// rows later, in another chunk and another form, is still one contact whose opt-out wins, in
+/// either order, and other numbers that end in the same digits stay apart.
+#[test]
+fn repeats_far_apart_in_a_long_file_still_keep_the_opt_out() {
+    let mut d = db();
+    let mut csv = String::from("phone,name,marketing,consent_source\n");
+    csv.push_str("07911 123456,Ann,yes,fair\n"); // line 2: in…
+    csv.push_str("+44 7922 000001,Bea,no,\n"); // line 3: out…
+    for i in 0..5000 {
+        csv.push_str(&format!("07400 {i:06},Filler {i},yes,fair\n"));
+    }
+    csv.push_str("+447911123456,Ann,no,\n"); // …then out, 5000 rows later
+    csv.push_str("07922 000001,Bea,yes,fair\n"); // …then in again
+    csv.push_str("+44 7811 123456,Same ending,yes,fair\n"); // the same last eight digits as Ann
+    let r = import(&mut d, &csv, &opts());
+    assert_eq!(
+        (counts(&r), r.duplicates),
+        ([5003, 0, 0, 0, 0], 2),
+        "{:?}",
+        r.issues
+    );
+    assert_eq!(state(&d, "+447911123456").0, Some(OptedOut));
+    assert_eq!(state(&d, "+447922000001").0, Some(OptedOut));
+    assert_eq!(state(&d, "+447811123456").0, Some(OptedIn));
+    assert_eq!(state(&d, "+447400004999").0, Some(OptedIn));
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("line 5004 repeats +447911123456 from line 2")),
+        "{:?}",
+        r.warnings
+    );
+    assert!(verify(&d.store).unwrap().ok());
+}
+
 #[test]
 fn opt_outs_from_a_file_are_always_applied() {
     let mut d = db();

@@ -16,15 +16,15 @@ mod cells;
 mod columns;
 mod country;
 mod read;
-mod repeats;
 mod row;
+mod scan;
+mod source;
 mod vcard;
 mod words;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 
 use rusqlite::params;
 use serde::Serialize;
@@ -40,8 +40,8 @@ use crate::store::{Store, Tx};
 use crate::time::{self, Timestamp};
 
 pub use columns::column_mapping;
-use repeats::may_recur;
 use row::{Layout, ParsedRow, RowError};
+use source::Source;
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -172,26 +172,22 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
     } else {
         (text, None)
     };
-    let table = read::read_table_as(&text, &opts.columns)?;
-    warnings.extend(table.warnings);
-    let layout = Layout::new(&table.header, &opts.file_name);
+    let mut source = Source::open(&text, &opts.columns)?;
+    // The first pass: which rows may repeat a number, where numbers come from, and whether the
+    // consent columns hold consent (which decides the layout the second pass reads by).
+    let scan = scan::scan(&mut source)?;
+    warnings.append(&mut source.warnings);
+    let layout = Layout::new(&source.header, &opts.file_name);
     let region = match opts.region {
         Some(r) => Some(r),
         None => settings::default_region(store.conn())?,
     };
-    let may_recur = may_recur(&table.records, &layout);
     if layout.phones.len() > 1 {
         // Several phone columns are normal: say where the numbers came from.
-        let mut from = vec![0u64; layout.phones.len()];
-        for r in &table.records {
-            if let Some((n, _)) = layout.best_phone(r) {
-                from[n] += 1;
-            }
-        }
         let parts: Vec<String> = layout
             .phones
             .iter()
-            .zip(&from)
+            .zip(&scan.from_column)
             .filter(|(_, n)| **n > 0)
             .map(|(c, n)| format!("{:?} {n}", c.header))
             .collect();
@@ -206,22 +202,48 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
     let now = time::now();
 
     let run = |tx: &Tx<'_>| -> Result<Report> {
-        let chunks: Vec<&[read::Record]> = table.records.chunks(CHUNK).collect();
-        let next_chunk = AtomicUsize::new(0);
-        let (send, recv) = mpsc::sync_channel::<(usize, Vec<Result<ParsedRow, RowError>>)>(8);
         std::thread::scope(|scope| {
-            // Parsers on every core but one (libphonenumber's validation dominates), each with
-            // its own numbering database; chunks come back out of order and the writer puts them
-            // back in file order.
-            for _ in 0..parser_threads() {
-                let (send, chunks, next_chunk) = (send.clone(), &chunks, &next_chunk);
+            // The second pass, as a pipeline: one thread reads chunks of rows, parsers on every
+            // core but one (libphonenumber's validation dominates) turn them into numbers, each
+            // with its own numbering database, and this thread writes them. Chunks come back out
+            // of order and are put back in file order; the queues between hold a few chunks, so
+            // memory does not grow with the file.
+            let parsers = parser_threads();
+            let (to_parse, queue) = mpsc::sync_channel::<(usize, Vec<read::Record>)>(parsers * 2);
+            let source = &source;
+            let reader = scope.spawn(move || -> Result<()> {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                let mut i = 0;
+                for rec in source.rows() {
+                    chunk.push(rec?);
+                    if chunk.len() == CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                        if to_parse.send((i, full)).is_err() {
+                            return Ok(()); // the writer stopped early (an error)
+                        }
+                        i += 1;
+                    }
+                }
+                if !chunk.is_empty() {
+                    let _ = to_parse.send((i, chunk));
+                }
+                Ok(())
+            });
+            // Shared by the parsers alone: when the last one stops, the reader's queue closes.
+            let queue = Arc::new(Mutex::new(queue));
+            let (send, recv) = mpsc::sync_channel::<(usize, Vec<Result<ParsedRow, RowError>>)>(8);
+            for _ in 0..parsers {
+                let (send, queue) = (send.clone(), Arc::clone(&queue));
                 let (layout, salt) = (&layout, &salt);
                 scope.spawn(move || {
                     let numbering = Numbering::new();
                     let mut dates = row::DateMemo::default();
                     loop {
-                        let i = next_chunk.fetch_add(1, Ordering::Relaxed);
-                        let Some(chunk) = chunks.get(i) else { break };
+                        let next = queue
+                            .lock()
+                            .map_err(|_| ())
+                            .and_then(|q| q.recv().map_err(|_| ()));
+                        let Ok((i, chunk)) = next else { break };
                         let parsed = chunk
                             .iter()
                             .map(|r| {
@@ -234,7 +256,7 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
                     }
                 });
             }
-            drop(send); // the channel closes when the last parser is done
+            drop((send, queue)); // the channels close when the last parser is done
             let mut writer = Writer::new(tx, opts, &file_sha256, now)?;
             let mut early: BTreeMap<usize, Vec<Result<ParsedRow, RowError>>> = BTreeMap::new();
             let (mut expected, mut index) = (0, 0);
@@ -242,11 +264,22 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
                 early.insert(i, parsed);
                 while let Some(parsed) = early.remove(&expected) {
                     for row in parsed {
-                        writer.take(row, may_recur[index])?;
+                        let may_recur = scan.may_recur.get(index).copied().unwrap_or(true);
+                        writer.take(row, may_recur)?;
                         index += 1;
                     }
                     expected += 1;
                 }
+            }
+            reader
+                .join()
+                .map_err(|_| Error::invalid("the import's reader stopped unexpectedly"))??;
+            if index != scan.may_recur.len() {
+                // The two passes read different rows: import nothing rather than part of it.
+                return Err(Error::invalid(format!(
+                    "the file changed while it was read ({} rows, then {index}); nothing was imported",
+                    scan.may_recur.len()
+                )));
             }
             writer.apply_held()?;
             writer.finish()
@@ -310,7 +343,7 @@ struct Writer<'t, 'c> {
     /// Rows that might repeat, one per number in file order, merged as their repeats arrive.
     held: Vec<ParsedRow>,
     held_index: HashMap<String, usize>,
-    /// The first line each number appeared on, and the name it had there.
+    /// The first line each number that may recur appeared on, and the name it had there.
     first_line: HashMap<String, (u64, Option<String>)>,
     /// Side notes of rows (a shortened tag…): the first few are reported, the rest counted.
     notes: u64,
@@ -399,6 +432,10 @@ impl<'t, 'c> Writer<'t, 'c> {
                 self.report.warnings.push(note.clone());
             }
         }
+        if !may_recur {
+            return self.apply(row);
+        }
+        // Only a row that may recur can repeat an earlier one: the others are written now.
         if let Some((first, name)) = self.first_line.get(&row.phone) {
             let other_name = match (name, &row.name) {
                 (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b) => {
@@ -416,9 +453,6 @@ impl<'t, 'c> Writer<'t, 'c> {
         } else {
             self.first_line
                 .insert(row.phone.clone(), (row.line, row.name.clone()));
-        }
-        if !may_recur {
-            return self.apply(row);
         }
         match self.held_index.get(&row.phone) {
             Some(&i) => {

@@ -43,6 +43,8 @@ pub(crate) struct Record {
     pub fields: StringRecord,
 }
 
+/// The whole file read at once (the tests' view; an import streams it, see [`super::source`]).
+#[cfg(test)]
 pub(crate) struct Table {
     pub header: Header,
     pub records: Vec<Record>,
@@ -134,10 +136,6 @@ pub(crate) fn detect_delimiter(text: &str) -> u8 {
         .map_or(b',', |(d, _)| *d)
 }
 
-fn is_blank(rec: &StringRecord) -> bool {
-    rec.iter().all(|f| f.trim().is_empty())
-}
-
 /// Parses the whole text into a mapped header and records.
 #[cfg(test)]
 pub(crate) fn read_table(text: &str) -> Result<Table> {
@@ -146,64 +144,23 @@ pub(crate) fn read_table(text: &str) -> Result<Table> {
 
 /// [`read_table`], with the owner's column mapping: `(header in the file, OptDesk's name for it)`;
 /// an empty name ignores the column.
+#[cfg(test)]
 pub(crate) fn read_table_as(text: &str, renames: &[(String, String)]) -> Result<Table> {
-    let mut warnings = Vec::new();
-    let bytes = text.as_bytes();
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(detect_delimiter(text))
-        .from_reader(bytes);
-
-    let mut header: Option<Header> = None;
-    let mut records = Vec::new();
-    let mut rec = StringRecord::new();
-    loop {
-        let more = reader.read_record(&mut rec).map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            Error::invalid(format!(
-                "the file cannot be read as CSV near line {line}: {e}"
-            ))
-        })?;
-        if !more {
-            break;
-        }
-        if is_blank(&rec) {
-            continue;
-        }
-        let line = record_start_line(bytes, &rec);
-        match &header {
-            None if is_preamble(&rec, renames) => warnings.push(format!(
-                "line {line} ({:?}) above the header was skipped",
-                rec.iter().collect::<Vec<_>>().join(",")
-            )),
-            None => header = Some(map_header(&rec, renames, &mut warnings)?),
-            Some(_) => records.push(Record {
-                line,
-                fields: rec.clone(),
-            }),
-        }
-    }
-    let mut header =
-        header.ok_or_else(|| Error::invalid("the file is empty: it has no header row"))?;
-    if !header
-        .columns
-        .iter()
-        .any(|c| matches!(c, Some(Column::Phone { .. })))
-    {
-        return Err(no_phone_column(&header, &records));
-    }
-    not_consent_after_all(&mut header, &records, &mut warnings);
+    let mut source = super::source::Source::open(text, renames)?;
+    let records = source.rows().collect::<Result<Vec<_>>>()?;
+    let mut check = ConsentCheck::new(&source.header);
+    records.iter().for_each(|r| check.observe(r));
+    check.apply(&mut source.header, &mut source.warnings);
     Ok(Table {
-        header,
+        header: source.header,
         records,
-        warnings,
+        warnings: source.warnings,
     })
 }
 
 /// The csv crate places a record at the end of the previous one, before any blank lines; step
 /// over those line breaks to find the line the record really starts on.
-fn record_start_line(bytes: &[u8], rec: &StringRecord) -> u64 {
+pub(super) fn record_start_line(bytes: &[u8], rec: &StringRecord) -> u64 {
     let Some(pos) = rec.position() else { return 0 };
     let mut line = pos.line();
     for &b in &bytes[(pos.byte() as usize).min(bytes.len())..] {
@@ -225,7 +182,7 @@ pub(crate) fn detected(header: &StringRecord) -> Vec<Option<String>> {
 }
 
 /// A line above the header: Excel's `sep=;`, or a one-cell title such as Numbers' "Table 1".
-fn is_preamble(rec: &StringRecord, renames: &[(String, String)]) -> bool {
+pub(super) fn is_preamble(rec: &StringRecord, renames: &[(String, String)]) -> bool {
     let cells: Vec<&str> = rec
         .iter()
         .map(str::trim)
@@ -244,7 +201,7 @@ fn is_preamble(rec: &StringRecord, renames: &[(String, String)]) -> bool {
 }
 
 /// The header names no phone column: say which column looks like one, from its cells.
-fn no_phone_column(header: &Header, records: &[Record]) -> Error {
+pub(super) fn no_phone_column(header: &Header, records: &[Record]) -> Error {
     let looks_like_phone = |i: usize| {
         let cells: Vec<&str> = records
             .iter()
@@ -284,35 +241,53 @@ fn no_phone_column(header: &Header, records: &[Record]) -> Error {
 }
 
 /// An OptDesk consent column whose cells are not consent values (an interest-group column
-/// named "Marketing" holding group names) is not consent: it is set aside with a note.
-fn not_consent_after_all(header: &mut Header, records: &[Record], warnings: &mut Vec<String>) {
-    for i in 0..header.columns.len() {
-        if !matches!(header.columns[i], Some(Column::Consent(_, Field::State))) {
-            continue;
+/// named "Marketing" holding group names) is not consent: it is set aside with a note. Its cells
+/// are counted as the rows stream past, then [`ConsentCheck::apply`] decides.
+pub(crate) struct ConsentCheck {
+    /// Per consent column: its position, its non-empty cells, and those that are not consent
+    /// values, with the first of them.
+    columns: Vec<(usize, u64, u64, Option<String>)>,
+}
+
+impl ConsentCheck {
+    pub fn new(header: &Header) -> ConsentCheck {
+        ConsentCheck {
+            columns: header
+                .all(|c| matches!(c, Column::Consent(_, Field::State)))
+                .into_iter()
+                .map(|i| (i, 0, 0, None))
+                .collect(),
         }
-        let cells: Vec<&str> = records
-            .iter()
-            .filter_map(|r| r.fields.get(i))
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .collect();
-        let bad: Vec<&str> = cells
-            .iter()
-            .copied()
-            .filter(|c| super::row::consent_value(c).is_err())
-            .collect();
-        if !cells.is_empty() && bad.len() * 2 > cells.len() {
-            warnings.push(format!(
-                "the column {:?} holds no consent values (for example {:?}), so it was not read as consent",
-                header.names[i].trim(),
-                bad[0]
-            ));
-            header.columns[i] = None;
+    }
+
+    pub fn observe(&mut self, rec: &Record) {
+        for (i, cells, bad, first_bad) in &mut self.columns {
+            let Some(cell) = rec.fields.get(*i).map(str::trim).filter(|c| !c.is_empty()) else {
+                continue;
+            };
+            *cells += 1;
+            if super::row::consent_value(cell).is_err() {
+                *bad += 1;
+                first_bad.get_or_insert_with(|| cell.to_string());
+            }
+        }
+    }
+
+    pub fn apply(self, header: &mut Header, warnings: &mut Vec<String>) {
+        for (i, cells, bad, first_bad) in self.columns {
+            if cells > 0 && bad * 2 > cells {
+                warnings.push(format!(
+                    "the column {:?} holds no consent values (for example {:?}), so it was not read as consent",
+                    header.names[i].trim(),
+                    first_bad.unwrap_or_default()
+                ));
+                header.columns[i] = None;
+            }
         }
     }
 }
 
-fn map_header(
+pub(super) fn map_header(
     rec: &StringRecord,
     renames: &[(String, String)],
     warnings: &mut Vec<String>,

@@ -181,13 +181,6 @@ impl Layout {
         best.map(|(_, n, v)| (n, v))
     }
 
-    /// The number part of the row's phone cell, as `parse` reads it (the first of several,
-    /// without an extension): rows that may be the same number are found by it.
-    pub fn phone_cell<'r>(&self, rec: &'r Record) -> &'r str {
-        self.best_phone(rec)
-            .map_or("", |(_, v)| first_number(v, 0, &mut Vec::new()))
-    }
-
     /// Whether the row says, anywhere, that the person does not want messages.
     pub fn opts_out(&self, rec: &Record) -> bool {
         let said_out = |i: Option<usize>| {
