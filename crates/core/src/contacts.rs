@@ -173,8 +173,10 @@ pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Contact>> {
 /// Writes contact rows with statements prepared once (an import writes 100,000 of them).
 /// Consent never goes through here: only the ledger sets it.
 pub(crate) struct RowWriter<'t> {
+    conn: &'t rusqlite::Connection,
     salt: &'t [u8],
     insert: rusqlite::Statement<'t>,
+    insert_if_new: rusqlite::Statement<'t>,
     add_tag: rusqlite::Statement<'t>,
     set_name: rusqlite::Statement<'t>,
     touch: rusqlite::Statement<'t>,
@@ -191,10 +193,15 @@ pub(crate) struct Existing {
 impl<'t> RowWriter<'t> {
     pub fn new(tx: &'t Tx<'_>) -> Result<Self> {
         Ok(RowWriter {
+            conn: tx,
             salt: tx.salt(),
             insert: tx.prepare(
                 "INSERT INTO contacts (phone, phone_hash, name, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?4)",
+            )?,
+            insert_if_new: tx.prepare(
+                "INSERT INTO contacts (phone, phone_hash, name, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (phone) DO NOTHING",
             )?,
             add_tag: tx
                 .prepare("INSERT OR IGNORE INTO contact_tags (contact_id, tag) VALUES (?1, ?2)")?,
@@ -239,6 +246,21 @@ impl<'t> RowWriter<'t> {
         };
         let id = self.insert.insert(params![e164, &hash[..], name, now])?;
         Ok(ContactId(id))
+    }
+
+    /// Inserts a contact unless one has the number already: its id if it was inserted. (An
+    /// import tries this first, as most of its numbers are new, and looks up only the others.)
+    pub fn insert_if_new(
+        &mut self,
+        e164: &str,
+        hash: &[u8; 32],
+        name: &str,
+        now: &str,
+    ) -> Result<Option<ContactId>> {
+        let inserted = self
+            .insert_if_new
+            .execute(params![e164, &hash[..], name, now])?;
+        Ok((inserted == 1).then(|| ContactId(self.conn.last_insert_rowid())))
     }
 
     /// Adds a tag; whether it was new.

@@ -185,9 +185,16 @@ fn parse_e164(db: &Database, input: &str, region: Option<Region>) -> Result<Stri
             "no such number exists in its country's numbering plan",
         ));
     }
-    Ok(phonenumber::format_with(db, &number)
-        .mode(Mode::E164)
-        .to_string())
+    Ok(e164(&number))
+}
+
+/// E.164 is the country code and the national number's digits (with any leading zeros an Italian
+/// number keeps). Written here rather than by the crate's formatter, which picks a national
+/// format on every call and loads a second copy of the numbering plans (~80 ms) on its first.
+fn e164(number: &phonenumber::PhoneNumber) -> String {
+    let national = number.national();
+    let zeros = "0".repeat(usize::from(national.zeros()));
+    format!("+{}{zeros}{}", number.code().value(), national.value())
 }
 
 fn parse_error_reason(e: &phonenumber::ParseError) -> String {
@@ -227,6 +234,25 @@ mod tests {
         assert_eq!(to_e164("0044 7911 123456", None).unwrap(), "+447911123456");
         assert_eq!(to_e164("(+34) 612-34-56-78", None).unwrap(), "+34612345678");
         assert_eq!(to_e164("+1 (202) 555-0143", gb()).unwrap(), "+12025550143");
+    }
+
+    #[test]
+    fn e164_is_what_the_formatter_writes() {
+        let db = &shared().db;
+        for (input, region) in [
+            ("+39 06 1234 5678", None), // Rome: the leading zero stays
+            ("+39 333 123 4567", None),
+            ("07911 123456", gb()),
+            ("+1 202 555 0143", None),
+            ("+225 07 07 12 34 56", None), // Côte d'Ivoire: ten digits, a leading zero
+            ("+55 11 91234 5678", None),
+        ] {
+            let n = phonenumber::parse_with(db, region.map(|r| r.0), input).unwrap();
+            let crate_says = phonenumber::format_with(db, &n)
+                .mode(Mode::E164)
+                .to_string();
+            assert_eq!(e164(&n), crate_says, "{input}");
+        }
     }
 
     #[test]

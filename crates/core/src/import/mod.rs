@@ -285,11 +285,16 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
             writer.finish()
         })
     };
-    let mut report = if opts.dry_run {
-        store.dry_run_tx(run)?
-    } else {
-        store.with_tx(run)?
-    };
+    // The database grows about nine times the file's size: keep that in the page cache up to
+    // a point (a million-row file still spills, with the file itself held as well).
+    let cache_mib = u32::try_from(bytes.len() / (1 << 20) * 10).unwrap_or(u32::MAX);
+    let mut report = store.with_cache(cache_mib.clamp(32, IMPORT_CACHE_MIB), |store| {
+        if opts.dry_run {
+            store.dry_run_tx(run)
+        } else {
+            store.with_tx(run)
+        }
+    })?;
     report.dry_run = opts.dry_run;
     if let Some(lines) = card_lines {
         for issue in &mut report.issues {
@@ -320,6 +325,9 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
     }
     Ok(report)
 }
+
+/// The most page cache an import takes, in MiB.
+const IMPORT_CACHE_MIB: u32 = 96;
 
 /// Records per unit of work handed to a parser thread.
 const CHUNK: usize = 1024;
@@ -483,7 +491,25 @@ impl<'t, 'c> Writer<'t, 'c> {
             self.issue(row.line, IssueKind::Blocked, Some(row.phone), reason);
             return Ok(());
         }
-        let existing = self.contacts.lookup(&row.phone)?;
+        // Most numbers in an import are new: try to add the contact first and look up only the
+        // numbers already there. A row that would be blocked were it new is looked up instead, so
+        // that a blocked row still writes nothing.
+        let blocked_if_new = row.topics.iter().flatten().any(|cell| {
+            cell.state == ConsentState::OptedIn
+                && cell.source.is_none()
+                && self.opts.source.is_none()
+        });
+        let mut inserted = None;
+        if !blocked_if_new {
+            let name = row.name.as_deref().unwrap_or("");
+            inserted =
+                self.contacts
+                    .insert_if_new(&row.phone, &row.phone_hash, name, &self.now_db)?;
+        }
+        let existing = match inserted {
+            Some(_) => None,
+            None => self.contacts.lookup(&row.phone)?,
+        };
 
         // Decide every part of the row before writing any of it: a blocked row writes nothing.
         let mut changes: Vec<(Topic, &row::TopicCell, Option<&str>)> = Vec::new();
@@ -530,10 +556,19 @@ impl<'t, 'c> Writer<'t, 'c> {
                 e.id
             }
             None => {
-                let name = row.name.as_deref().unwrap_or("");
                 changed = true;
-                self.contacts
-                    .insert(&row.phone, Some(&row.phone_hash), name, &self.now_db)?
+                match inserted {
+                    Some(id) => id,
+                    None => {
+                        let name = row.name.as_deref().unwrap_or("");
+                        self.contacts.insert(
+                            &row.phone,
+                            Some(&row.phone_hash),
+                            name,
+                            &self.now_db,
+                        )?
+                    }
+                }
             }
         };
         let mut tags_changed = false;
