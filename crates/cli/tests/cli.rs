@@ -504,3 +504,38 @@ fn import_map_chooses_columns_and_a_mapped_consent_column_is_the_source() {
     let e = cli.fails(&["contacts", "import", path, "--map", "phone"]);
     assert!(e.contains("FIELD=HEADER"), "{e}");
 }
+
+/// A file of many bad rows gives a report one can read: the first hundred of each kind, the
+/// count, and `--json` with every one; merged repeats are counted after the first few.
+#[test]
+fn a_long_list_of_bad_rows_is_cut_short_and_json_has_them_all() {
+    let cli = support::Cli::new();
+    cli.ok(&["config", "set", "default_region", "GB"]);
+    let mut csv = String::from("phone,name\n");
+    for i in 0..150 {
+        csv.push_str(&format!("0791 {i},Short {i}\n")); // too short: rejected
+    }
+    for i in 0..30 {
+        csv.push_str(&format!(
+            "07911 12{i:04},Twice {i}\n+44 7911 12{i:04},Again {i}\n"
+        ));
+    }
+    let f = cli.file("bad.csv", csv.as_bytes());
+    let path = f.to_str().unwrap();
+    let out = cli.ok(&["contacts", "import", path]);
+    assert!(
+        out.contains("30 added") && out.contains("150 rejected"),
+        "{out}"
+    );
+    assert!(
+        out.contains("(the first 100 of 150; --json lists every one)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("line 101 ") && !out.contains("line 102 "),
+        "{out}"
+    );
+    assert!(out.contains("and 10 more notes like those"), "{out}");
+    let r = cli.json(&["contacts", "import", path, "--json", "--dry-run"]);
+    assert_eq!(r["issues"].as_array().unwrap().len(), 150, "{r}");
+}

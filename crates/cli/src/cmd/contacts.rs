@@ -139,6 +139,9 @@ fn import(ctx: &mut Ctx, a: ImportArgs) -> CliResult {
     Ok(Done::Ok)
 }
 
+/// Rejected or blocked rows printed one by one, of each kind.
+const ISSUES_SHOWN: usize = 100;
+
 fn print_report(file: &str, r: &Report) -> Result<(), Error> {
     let mut w = out::stdout();
     let counts = format!(
@@ -166,7 +169,16 @@ fn print_report(file: &str, r: &Report) -> Result<(), Error> {
         let issues: Vec<_> = r.issues.iter().filter(|i| i.kind == kind).collect();
         if !issues.is_empty() {
             writeln!(w, "{title}:")?;
-            for i in issues {
+            // A file of bad rows stays readable: the first ones (lost opt-outs come first),
+            // then how many more, and where to get them all.
+            if issues.len() > ISSUES_SHOWN {
+                writeln!(
+                    w,
+                    "  (the first {ISSUES_SHOWN} of {}; --json lists every one)",
+                    issues.len()
+                )?;
+            }
+            for i in issues.into_iter().take(ISSUES_SHOWN) {
                 let phone = i
                     .phone
                     .as_deref()

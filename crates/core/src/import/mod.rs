@@ -353,7 +353,8 @@ struct Writer<'t, 'c> {
     held_index: HashMap<String, usize>,
     /// The first line each number that may recur appeared on, and the name it had there.
     first_line: HashMap<String, (u64, Option<String>)>,
-    /// Side notes of rows (a shortened tag…): the first few are reported, the rest counted.
+    /// Notes about rows (a shortened tag, a merged repeat…): the first few are reported, the
+    /// rest counted.
     notes: u64,
     /// The first few names, as they will be stored (a dry run shows them: a wrong encoding is
     /// seen before anything is written).
@@ -419,7 +420,7 @@ impl<'t, 'c> Writer<'t, 'c> {
     /// merged with an earlier row for the same number); any other row is written now.
     fn take(&mut self, parsed: Result<ParsedRow, RowError>, may_recur: bool) -> Result<()> {
         self.report.rows += 1;
-        let row = match parsed {
+        let mut row = match parsed {
             Ok(row) => row,
             Err(e) => {
                 let reason = if e.carried_opt_out {
@@ -434,11 +435,8 @@ impl<'t, 'c> Writer<'t, 'c> {
         if let Some(n) = row.name.as_ref().filter(|_| self.names.len() < 3) {
             self.names.push(format!("{n:?}"));
         }
-        for note in &row.notes {
-            self.notes += 1;
-            if self.notes <= NOTES_SHOWN {
-                self.report.warnings.push(note.clone());
-            }
+        for note in std::mem::take(&mut row.notes) {
+            self.note(note);
         }
         if !may_recur {
             return self.apply(row);
@@ -453,10 +451,11 @@ impl<'t, 'c> Writer<'t, 'c> {
                 }
                 _ => String::new(),
             };
-            self.report.warnings.push(format!(
+            let note = format!(
                 "line {} repeats {} from line {first}{other_name}; the two rows were merged",
                 row.line, row.phone
-            ));
+            );
+            self.note(note);
             self.report.duplicates += 1;
         } else {
             self.first_line
@@ -465,7 +464,7 @@ impl<'t, 'c> Writer<'t, 'c> {
         match self.held_index.get(&row.phone) {
             Some(&i) => {
                 if let Some(note) = self.held[i].merge(row) {
-                    self.report.warnings.push(note);
+                    self.note(note);
                 }
             }
             None => {
@@ -474,6 +473,15 @@ impl<'t, 'c> Writer<'t, 'c> {
             }
         }
         Ok(())
+    }
+
+    /// A note about one row (a shortened tag, a merged repeat…): the first few are reported,
+    /// the rest counted, so a file of a million repeats gives a report one can read.
+    fn note(&mut self, note: String) {
+        self.notes += 1;
+        if self.notes <= NOTES_SHOWN {
+            self.report.warnings.push(note);
+        }
     }
 
     fn apply_held(&mut self) -> Result<()> {
