@@ -3,7 +3,8 @@
 #                WebKitGTK and its friends (Tauri), Node.js and npm (the UI).
 #   need_test  — also: a D-Bus session with GNOME Keyring (keyring tests), Xvfb and
 #                WebKitWebDriver (the window's tests), zbar/poppler (sign-up QR and poster),
-#                the plain sqlite3 tool (it must not read our encrypted file).
+#                the plain sqlite3 tool (it must not read our encrypted file), headless
+#                LibreOffice (the spreadsheet round trip).
 need=()
 need_build() {
   command -v cc >/dev/null || need+=(build-essential)
@@ -24,6 +25,8 @@ need_test() {
   command -v xvfb-run >/dev/null || need+=(xvfb)
   command -v xauth >/dev/null || need+=(xauth)
   command -v WebKitWebDriver >/dev/null || need+=(webkit2gtk-driver)
+  # An export re-saved by a real spreadsheet must import to the same state.
+  command -v soffice >/dev/null || need+=(libreoffice-calc-nogui)
 }
 install_needed() {
   if [ ${#need[@]} -gt 0 ]; then

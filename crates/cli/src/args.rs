@@ -469,10 +469,19 @@ pub enum ContactsCmd {
         #[arg(long)]
         yes: bool,
     },
-    /// Every contact with its consent and latest evidence, as CSV that `import` reads back.
+    /// Every contact with its consent and latest evidence, as CSV (or an .xlsx workbook) that
+    /// `import` reads back.
     Export {
+        /// JSON on stdout (the same as --format json).
         #[arg(long)]
         json: bool,
+        /// csv, json or xlsx (typed cells: numbers as text, consent times as dates). Without it,
+        /// the --output file's extension decides, else CSV.
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+        /// Write to this file instead of stdout (an .xlsx workbook needs one).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 

@@ -178,14 +178,25 @@ fn parse_e164(db: &Database, input: &str, region: Option<Region>) -> Result<Stri
         },
         reason: reason.to_string(),
     };
-    let number = phonenumber::parse_with(db, region.map(|r| r.0), text)
-        .map_err(|e| invalid(&parse_error_reason(&e)))?;
-    if !phonenumber::is_valid_with(db, &number) {
-        return Err(invalid(
-            "no such number exists in its country's numbering plan",
-        ));
+    let read = |text: &str, region: Option<country::Id>| {
+        let number = phonenumber::parse_with(db, region, text)
+            .map_err(|e| invalid(&parse_error_reason(&e)))?;
+        if !phonenumber::is_valid_with(db, &number) {
+            return Err(invalid(
+                "no such number exists in its country's numbering plan",
+            ));
+        }
+        Ok(e164(&number))
+    };
+    match read(text, region.map(|r| r.0)) {
+        // "0044 7911…" in a list read with a region: "00" is how most of the world dials out,
+        // whatever the region's own prefix is.
+        Err(e) if region.is_some() => match trimmed.strip_prefix("00") {
+            Some(rest) => read(&format!("+{rest}"), None).map_err(|_| e),
+            None => Err(e),
+        },
+        other => other,
     }
-    Ok(e164(&number))
 }
 
 /// E.164 is the country code and the national number's digits (with any leading zeros an Italian
@@ -232,6 +243,9 @@ mod tests {
         assert_eq!(to_e164("07911 123456", gb()).unwrap(), "+447911123456");
         assert_eq!(to_e164("+44 7911 123456", None).unwrap(), "+447911123456");
         assert_eq!(to_e164("0044 7911 123456", None).unwrap(), "+447911123456");
+        assert_eq!(to_e164("0044 7911 123456", gb()).unwrap(), "+447911123456");
+        let us = Region::parse("us").ok();
+        assert_eq!(to_e164("0033 6 12 34 56 78", us).unwrap(), "+33612345678");
         assert_eq!(to_e164("(+34) 612-34-56-78", None).unwrap(), "+34612345678");
         assert_eq!(to_e164("+1 (202) 555-0143", gb()).unwrap(), "+12025550143");
     }

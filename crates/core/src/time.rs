@@ -44,6 +44,7 @@ pub fn parse_user(s: &str) -> Option<Timestamp> {
         "%Y-%m-%dT%H:%M:%S",
         "%Y-%m-%dT%H:%M",
         "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
     ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(t.and_utc());
@@ -93,6 +94,7 @@ mod tests {
             "2026-03-01T14:30:00+01:00",
             "Sun, 01 Mar 2026 14:30:00 +0100",
             "2026-03-01 13:30:00 UTC",
+            "2026-03-01T13:30:00.000", // a spreadsheet's date cell, to the millisecond
         ] {
             assert_eq!(parse_user(s), Some(want), "{s}");
         }

@@ -55,7 +55,7 @@ export const t = {
   timeline: "Consent history",
   messages: "Messages sent",
   noMessages: "No messages sent yet.",
-  chooseCsv: "Choose a CSV file",
+  chooseCsv: "Choose a file (CSV, Excel, LibreOffice or vCard)",
   dryRun: "Check the file",
   importNow: "Import",
   importDone: (n: number) => `Imported: ${n} rows. The contacts are on the Contacts screen.`,

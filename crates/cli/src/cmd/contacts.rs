@@ -78,18 +78,79 @@ pub fn run(mut ctx: Ctx, cmd: ContactsCmd) -> CliResult {
             println!("Erased {phone}: {} ledger events redacted (the chain still verifies), {} messages removed; the number stays on the suppression list.", e.events_redacted, e.messages_redacted);
             Ok(Done::Ok)
         }
-        ContactsCmd::Export { json } => {
-            let rows = export::collect(&ctx.store)?;
-            if json {
-                out::json(&rows)?;
-            } else {
-                let mut w = out::stdout();
-                export::write_csv(&rows, &mut w)?;
-                w.flush()?;
-            }
-            Ok(Done::Ok)
+        ContactsCmd::Export {
+            json,
+            format,
+            output,
+        } => export_contacts(&ctx, json, format.as_deref(), output.as_deref()),
+    }
+}
+
+fn refuse(why: impl Into<String>) -> Error {
+    Error::Core(optdesk_core::Error::invalid(why.into()))
+}
+
+fn export_contacts(
+    ctx: &Ctx,
+    json: bool,
+    format: Option<&str>,
+    output: Option<&std::path::Path>,
+) -> CliResult {
+    let by_extension = output
+        .and_then(|p| p.extension())
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let format = match (json, format, by_extension.as_deref()) {
+        (true, Some(f), _) if !f.eq_ignore_ascii_case("json") => {
+            return Err(refuse(format!(
+                "--json and --format {f} disagree; give one of them"
+            )))
+        }
+        (true, _, _) => "json".to_string(),
+        (false, Some(f), _) => f.to_ascii_lowercase(),
+        (false, None, Some(e @ ("xlsx" | "json"))) => e.to_string(),
+        (false, None, _) => "csv".to_string(),
+    };
+    let rows = export::collect(&ctx.store)?;
+    let bytes = match format.as_str() {
+        "csv" => {
+            let mut b = Vec::new();
+            export::write_csv(&rows, &mut b)?;
+            b
+        }
+        "json" => {
+            let mut b = serde_json::to_vec_pretty(&rows).map_err(std::io::Error::from)?;
+            b.push(b'\n');
+            b
+        }
+        "xlsx" if output.is_none() => {
+            return Err(refuse(
+                "an .xlsx workbook is a binary file: give --output FILE.xlsx",
+            ))
+        }
+        "xlsx" => export::xlsx(&rows)?,
+        other => {
+            return Err(refuse(format!(
+                "{other:?} is not an export format: use csv, json or xlsx"
+            )))
+        }
+    };
+    match output {
+        Some(path) => {
+            std::fs::write(path, &bytes)
+                .map_err(|e| refuse(format!("cannot write {}: {e}", path.display())))?;
+            eprintln!(
+                "Exported {} contacts to {} ({format}).",
+                rows.len(),
+                path.display()
+            );
+        }
+        None => {
+            let mut w = out::stdout();
+            w.write_all(&bytes)?;
+            w.flush()?;
         }
     }
+    Ok(Done::Ok)
 }
 
 fn name_suffix(c: &Contact) -> String {

@@ -18,6 +18,7 @@ mod country;
 mod read;
 mod row;
 mod scan;
+mod sheet;
 mod source;
 mod vcard;
 mod words;
@@ -71,13 +72,7 @@ pub struct Peek {
 
 /// Reads the header and first rows without importing anything.
 pub fn peek(bytes: &[u8]) -> Result<Peek> {
-    let mut warnings = Vec::new();
-    let text = read::decode(bytes, &mut warnings);
-    let text = if vcard::is_vcard(&text) {
-        std::borrow::Cow::Owned(vcard::to_csv(&text).0)
-    } else {
-        text
-    };
+    let (text, _) = text_of(bytes, &mut Vec::new())?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -144,7 +139,8 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-/// Imports the CSV file at `path`.
+/// Imports the file at `path`: CSV (any encoding and delimiter), a spreadsheet (.xlsx, .xls,
+/// .ods) or vCards (.vcf).
 pub fn import_file(store: &mut Store, path: &Path, opts: &Options) -> Result<Report> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
@@ -163,15 +159,7 @@ pub fn import_file(store: &mut Store, path: &Path, opts: &Options) -> Result<Rep
 /// Imports CSV text given as bytes (any encoding [`read::decode`] understands).
 pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<Report> {
     let mut warnings = Vec::new();
-    let text = read::decode(bytes, &mut warnings);
-    // A vCard file is read as the table of its cards; the report names each card by the line
-    // of its BEGIN:VCARD.
-    let (text, card_lines) = if vcard::is_vcard(&text) {
-        let (csv, lines) = vcard::to_csv(&text);
-        (std::borrow::Cow::Owned(csv), Some(lines))
-    } else {
-        (text, None)
-    };
+    let (text, card_lines) = text_of(bytes, &mut warnings)?;
     let mut source = Source::open(&text, &opts.columns)?;
     // The first pass: which rows may repeat a number, where numbers come from, and whether the
     // consent columns hold consent (which decides the layout the second pass reads by).
@@ -324,6 +312,27 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
             .push("the file has no marketing or utility column, so no consent was imported".into());
     }
     Ok(report)
+}
+
+/// A file as the CSV text the importer reads: a spreadsheet's first sheet, a vCard file's cards
+/// (with the line of each card's BEGIN:VCARD, which the report names it by), or the text itself
+/// in whatever encoding it came.
+fn text_of<'a>(
+    bytes: &'a [u8],
+    warnings: &mut Vec<String>,
+) -> Result<(std::borrow::Cow<'a, str>, Option<Vec<u64>>)> {
+    if sheet::is_spreadsheet(bytes) {
+        return Ok((
+            std::borrow::Cow::Owned(sheet::to_csv(bytes, warnings)?),
+            None,
+        ));
+    }
+    let text = read::decode(bytes, warnings);
+    if vcard::is_vcard(&text) {
+        let (csv, lines) = vcard::to_csv(&text);
+        return Ok((std::borrow::Cow::Owned(csv), Some(lines)));
+    }
+    Ok((text, None))
 }
 
 /// The most page cache an import takes, in MiB.

@@ -34,7 +34,11 @@ impl<'a> Source<'a> {
                 warnings.push(format!(
                     "line {} ({:?}) above the header was skipped",
                     rec.line,
-                    rec.fields.iter().collect::<Vec<_>>().join(",")
+                    rec.fields
+                        .iter()
+                        .filter(|c| !c.trim().is_empty())
+                        .collect::<Vec<_>>()
+                        .join(",")
                 ));
                 continue;
             }
