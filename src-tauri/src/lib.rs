@@ -39,7 +39,24 @@ pub fn builder<R: tauri::Runtime>(base: tauri::Builder<R>, desk: Desk) -> tauri:
     base.manage(desk).invoke_handler(commands::handler())
 }
 
+/// Why the window cannot open here, on Linux and the BSDs, where a window needs an X11 or
+/// Wayland display named by the environment.
+fn no_display() -> Option<&'static str> {
+    let unix_desktop = cfg!(all(unix, not(target_os = "macos"), not(target_os = "ios")));
+    let named = |v: &str| std::env::var_os(v).is_some_and(|d| !d.is_empty());
+    (unix_desktop && !named("DISPLAY") && !named("WAYLAND_DISPLAY")).then_some(
+        "there is no display (neither DISPLAY nor WAYLAND_DISPLAY is set). Start it from the \
+         desktop, or on a server use the `optdesk` command instead (`optdesk serve`, `optdesk \
+         broadcast send`…)",
+    )
+}
+
 pub fn run() {
+    // Without a display GTK panics with a backtrace; say it in a sentence instead.
+    if let Some(why) = no_display() {
+        eprintln!("OptDesk cannot start: {why}");
+        std::process::exit(1);
+    }
     let actor = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .map_or_else(|_| "app".to_string(), |u| format!("app:{u}"));

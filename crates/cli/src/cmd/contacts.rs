@@ -354,7 +354,12 @@ fn show(ctx: &Ctx, phone: &str, json: bool) -> CliResult {
     if !flags.is_empty() {
         writeln!(w, "  flags:     {}", flags.join("; "))?;
     }
-    writeln!(w, "History (oldest first):")?;
+    // The ledger's order (event numbers), which is when OptDesk recorded each change; an
+    // imported opt-in may say it happened before an event recorded earlier.
+    writeln!(
+        w,
+        "History (in the order recorded; each line: event number, when it happened):"
+    )?;
     if history.is_empty() {
         writeln!(w, "  no consent recorded yet")?;
     }

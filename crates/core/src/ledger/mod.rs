@@ -236,7 +236,7 @@ fn materialised_value(state: EventState) -> rusqlite::types::Value {
     }
 }
 
-/// A contact's events, oldest first.
+/// A contact's events in the order they were recorded (the chain's order, by event number).
 pub fn history(conn: &Connection, contact: ContactId) -> Result<Vec<Event>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, subject, state, source_kind, source_detail, proof, evidence_ref, actor,

@@ -162,14 +162,17 @@ impl Store {
                 self.path.display()
             ))
         };
-        let result: String = self
+        let rows: Vec<String> = self
             .conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .prepare("PRAGMA quick_check")
+            .and_then(|mut s| {
+                s.query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
             .map_err(|e| damaged(e.to_string()))?;
-        if result == "ok" {
-            Ok(())
-        } else {
-            Err(damaged(result))
+        match rows.as_slice() {
+            [ok] if ok == "ok" => Ok(()),
+            _ => Err(damaged(summarise_check(&rows))),
         }
     }
 
@@ -241,6 +244,25 @@ impl Store {
 }
 
 /// A write transaction, with what the core's writers need beside the connection.
+/// SQLite's check lists every bad page ("Tree 11 page 107 cell 3: …", dozens of lines): the
+/// owner gets one sentence, with the first problem for whoever restores the backup.
+fn summarise_check(rows: &[String]) -> String {
+    let problems: Vec<&str> = rows
+        .iter()
+        .flat_map(|r| r.lines())
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("***"))
+        .collect();
+    let Some(first) = problems.first() else {
+        return "SQLite's check did not say ok".into();
+    };
+    let first: String = first.chars().take(80).collect();
+    match problems.len() {
+        1 => format!("SQLite's check found a problem: {first}"),
+        n => format!("SQLite's check found {n} problems; the first: {first}"),
+    }
+}
+
 /// The page cache, in KiB (see `Store::open` and `Store::with_cache`).
 const CACHE_KIB: i64 = 32 * 1024;
 
@@ -306,6 +328,26 @@ mod tests {
 
     fn plain_count(path: &Path, sql: &str) -> rusqlite::Result<i64> {
         Connection::open(path)?.query_row(sql, [], |r| r.get(0))
+    }
+
+    #[test]
+    fn a_damaged_file_is_one_sentence_not_a_page_list() {
+        let mut rows = vec![
+            "*** in database main ***\nTree 11 page 107 cell 3: invalid page number 9041"
+                .to_string(),
+        ];
+        rows.extend((0..40).map(|i| format!("Tree 11 page {i} cell 0: 2nd reference to page 3")));
+        let s = summarise_check(&rows);
+        assert_eq!(
+            s,
+            "SQLite's check found 41 problems; the first: Tree 11 page 107 cell 3: invalid page number 9041"
+        );
+        assert!(!s.contains('\n'));
+        let one = summarise_check(&["row 12 missing from index contacts_phone".into()]);
+        assert!(
+            one.starts_with("SQLite's check found a problem: row 12"),
+            "{one}"
+        );
     }
 
     #[test]
