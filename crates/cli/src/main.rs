@@ -39,6 +39,17 @@ fn run(cli: Cli) -> CliResult {
     if let Command::Relay(r) = cli.command {
         return cmd::relay::run(r);
     }
+    if let Command::Keywords(k) = cli.command {
+        let path = match &cli.db {
+            Some(p) => p.clone(),
+            None => optdesk_core::default_db_path()?,
+        };
+        if !path.exists() {
+            return cmd::receiver::keywords_built_in(k);
+        }
+        let ctx = cmd::Ctx::new(Some(path), cli.actor)?;
+        return cmd::receiver::keywords(ctx, k);
+    }
     let ctx = cmd::Ctx::new(cli.db, cli.actor)?;
     match cli.command {
         Command::Contacts(c) => cmd::contacts::run(ctx, c),

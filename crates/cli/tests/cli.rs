@@ -539,3 +539,16 @@ fn a_long_list_of_bad_rows_is_cut_short_and_json_has_them_all() {
     let r = cli.json(&["contacts", "import", path, "--json", "--dry-run"]);
     assert_eq!(r["issues"].as_array().unwrap().len(), 150, "{r}");
 }
+
+/// Trying a word before anything is set up makes no database (and no keyring entry) for it; once
+/// there is a database, its own keywords count.
+#[test]
+fn keywords_test_needs_no_database() {
+    let cli = support::Cli::new();
+    let out = cli.ok(&["keywords", "test", "STOP please"]);
+    assert!(out.starts_with("opt-out"), "{out}");
+    assert!(!cli.db().exists(), "keywords test made a database");
+    cli.ok(&["config", "set", "opt_out_keywords", "basta"]);
+    let out = cli.ok(&["keywords", "test", "basta"]);
+    assert!(out.starts_with("opt-out"), "{out}");
+}

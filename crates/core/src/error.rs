@@ -54,6 +54,10 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// The system keyring could not give what OptDesk keeps there (the database key).
+    #[error("{0}")]
+    Keyring(String),
+
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,

@@ -115,9 +115,19 @@ pub fn inbox(mut ctx: Ctx, cmd: InboxCmd) -> CliResult {
 }
 
 pub fn keywords(ctx: Ctx, cmd: KeywordsCmd) -> CliResult {
-    let KeywordsCmd::Test { text, json } = cmd;
     let p = Processor::from_settings(ctx.store.conn())?;
-    let v = p.rules.classify(&text);
+    print_verdict(&p.rules, cmd)
+}
+
+/// `keywords test` where there is no database yet: the built-in words, and no database (or
+/// keyring entry) is made for it.
+pub fn keywords_built_in(cmd: KeywordsCmd) -> CliResult {
+    print_verdict(&optdesk_core::keywords::Rules::default(), cmd)
+}
+
+fn print_verdict(rules: &optdesk_core::keywords::Rules, cmd: KeywordsCmd) -> CliResult {
+    let KeywordsCmd::Test { text, json } = cmd;
+    let v = rules.classify(&text);
     if json {
         out::json(&v)?;
     } else {

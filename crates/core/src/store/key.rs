@@ -127,12 +127,24 @@ pub fn system_key(store: &impl SecretStore, path: &Path) -> Result<DbKey> {
             });
         }
     }
+    // One thing to do, about the database key alone (the WhatsApp credentials' own variables
+    // are another matter, for when they are needed).
     let keyring = |e: SecretError| {
-        Error::invalid(format!(
-            "the database is encrypted and its key is kept in the system keyring, which is not \
-             available: {e}. On a server, set OPTDESK_DB_KEY to the key (`optdesk key export` on \
-             the machine that has it) or to a new one, e.g. $(openssl rand -hex 32)"
-        ))
+        Error::Keyring(match e {
+            SecretError::NoKeyring(_) => "the database key is kept in the system keyring, and no \
+                keyring is running. On a desktop, start one and unlock it (GNOME Keyring or \
+                KWallet; logging in to the desktop usually does); on a server, set OPTDESK_DB_KEY \
+                to the key (`optdesk key export` on the machine that has it) or to a new one, \
+                e.g. $(openssl rand -hex 32)"
+                .into(),
+            SecretError::Locked(_) => "the database key is kept in the system keyring, which is \
+                locked; unlock it (log in to the desktop) and try again, or set OPTDESK_DB_KEY"
+                .into(),
+            SecretError::Other(why) => format!(
+                "the system keyring failed while reading the database key ({why}); try again, \
+                 or set OPTDESK_DB_KEY"
+            ),
+        })
     };
     if let Some(found) = store.get(SecretKind::DatabaseKey).map_err(keyring)? {
         return DbKey::parse(found.expose());
@@ -219,5 +231,41 @@ mod tests {
         let err = system_key(&lost, &encrypted).unwrap_err().to_string();
         assert!(err.contains("OPTDESK_DB_KEY"), "{err}");
         assert_eq!(lost.get(SecretKind::DatabaseKey).unwrap(), None);
+    }
+
+    /// A keyring that is not running, as on a desktop without a Secret Service.
+    struct NoKeyring;
+
+    impl SecretStore for NoKeyring {
+        fn get(&self, _: SecretKind) -> crate::secrets::SecretResult<Option<Secret>> {
+            Err(SecretError::NoKeyring(
+                "org.freedesktop.DBus.Error.ServiceUnknown: The name is not activatable".into(),
+            ))
+        }
+        fn set(&self, _: SecretKind, _: &Secret) -> crate::secrets::SecretResult<()> {
+            self.get(SecretKind::DatabaseKey).map(|_| ())
+        }
+        fn delete(&self, _: SecretKind) -> crate::secrets::SecretResult<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn no_keyring_says_one_thing_about_the_database_key() {
+        if std::env::var_os("OPTDESK_DB_KEY").is_some() {
+            return; // the environment decides; the keyring is never asked
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let e = system_key(&NoKeyring, &dir.path().join("new.sqlite3")).unwrap_err();
+        assert!(matches!(e, Error::Keyring(_)), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains("no keyring is running") && text.contains("set OPTDESK_DB_KEY"),
+            "{text}"
+        );
+        // Not the WhatsApp credentials' variables, and not D-Bus's own words.
+        for other in ["OPTDESK_ACCESS_TOKEN", "OPTDESK_APP_SECRET", "DBus"] {
+            assert!(!text.contains(other), "{text}");
+        }
     }
 }
