@@ -37,7 +37,19 @@ install_needed() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
   fi
 }
-# The UI, bundled into ui/dist (the app embeds it when it compiles).
+# The UI, bundled into ui/dist (the app embeds it when it compiles). Each step runs again only
+# when what it depends on changed: the packages when the lock file did, the bundle when any of
+# the UI's files is newer than it (so starting the app twice does not rebuild it twice).
 build_ui() {
-  (cd ui && npm ci --no-audit --no-fund --loglevel=error && npx vite build --logLevel warn)
+  (
+    cd ui
+    if [ ! -f node_modules/.installed-lock ] || ! cmp -s package-lock.json node_modules/.installed-lock; then
+      npm ci --no-audit --no-fund --loglevel=error
+      cp package-lock.json node_modules/.installed-lock
+    fi
+    if [ ! -f dist/index.html ] || [ -n "$(find src index.html package.json package-lock.json \
+        tsconfig.json vite.config.ts -newer dist/index.html -print -quit)" ]; then
+      npx vite build --logLevel warn
+    fi
+  )
 }

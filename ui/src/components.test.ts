@@ -68,3 +68,12 @@ describe("Contacts", () => {
     expect(fake.calls).toEqual([]);
   });
 });
+
+describe("topic names", () => {
+  test("utility is called utility in the history, as everywhere else", async () => {
+    const { describeEvent } = await import("./lib/strings");
+    const line = describeEvent("utility", "opted_out", "keyword", "2026-03-01T10:00:00Z");
+    expect(line.startsWith("Opted out of utility (")).toBe(true);
+    expect(line).not.toContain("updates");
+  });
+});

@@ -130,9 +130,9 @@ export function describeEvent(subject: string, state: string, kind: string, at: 
   if (subject === "meta_blocked") {
     return state === "set" ? `Stopped marketing in WhatsApp on ${when}` : `Resumed marketing in WhatsApp on ${when}`;
   }
-  const topic = subject === "marketing" ? "marketing" : subject === "utility" ? "updates" : subject;
-  if (state === "opted_in") return `Opted in to ${topic} (${how}) on ${when}`;
-  if (state === "opted_out") return `Opted out of ${topic} (${how}) on ${when}`;
+  // The topic by its one name, as the CLI and every other screen say it.
+  if (state === "opted_in") return `Opted in to ${subject} (${how}) on ${when}`;
+  if (state === "opted_out") return `Opted out of ${subject} (${how}) on ${when}`;
   return `${subject} ${state} (${how}) on ${when}`;
 }
 
