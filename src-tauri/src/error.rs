@@ -17,6 +17,9 @@ pub enum Kind {
     WhatsApp,
     /// The database or the disk failed.
     Storage,
+    /// The system keyring (the database key, the WhatsApp credentials) is not running, is
+    /// locked, or failed.
+    Keyring,
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -50,6 +53,7 @@ impl From<optdesk_core::Error> for AppError {
         let kind = match &e {
             E::ContactNotFound(_) => Kind::NotFound,
             E::Db(_) | E::Open { .. } | E::SchemaTooNew { .. } | E::Io { .. } => Kind::Storage,
+            E::Keyring(_) => Kind::Keyring,
             _ => Kind::Invalid,
         };
         AppError::new(kind, e.to_string())
@@ -60,7 +64,9 @@ impl From<optdesk_core::whatsapp::ClientError> for AppError {
     fn from(e: optdesk_core::whatsapp::ClientError) -> AppError {
         use optdesk_core::whatsapp::ClientError as C;
         let kind = match &e {
-            C::NotConfigured(_) | C::Secret(_) => Kind::NotConnected,
+            C::NotConfigured(_) => Kind::NotConnected,
+            C::Secret(_) => Kind::Keyring,
+            C::Store(_) => Kind::Storage,
             _ => Kind::WhatsApp,
         };
         AppError::new(kind, e.to_string())
@@ -68,3 +74,33 @@ impl From<optdesk_core::whatsapp::ClientError> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use optdesk_core::secrets::SecretError;
+    use optdesk_core::whatsapp::ClientError;
+
+    #[test]
+    fn each_fault_has_its_own_kind() {
+        let keyring = AppError::from(optdesk_core::Error::from(SecretError::Locked("x".into())));
+        assert_eq!(keyring.kind, Kind::Keyring);
+        assert_eq!(
+            AppError::from(ClientError::Secret(SecretError::Other("x".into()))).kind,
+            Kind::Keyring
+        );
+        // A connection test that worked but could not be saved is the disk's fault.
+        assert_eq!(
+            AppError::from(ClientError::Store("disk full".into())).kind,
+            Kind::Storage
+        );
+        assert_eq!(
+            AppError::from(ClientError::NotConfigured("no token".into())).kind,
+            Kind::NotConnected
+        );
+        assert_eq!(
+            AppError::from(optdesk_core::Error::invalid("bad")).kind,
+            Kind::Invalid
+        );
+    }
+}

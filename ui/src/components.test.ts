@@ -77,3 +77,17 @@ describe("topic names", () => {
     expect(line).not.toContain("updates");
   });
 });
+
+describe("Settings", () => {
+  test("a failing keyring empties only the credentials, and says so", async () => {
+    const { default: Settings } = await import("./screens/Settings.svelte");
+    const b = fakeBackend([]);
+    b.secretsStatus = () => Promise.reject({ kind: "keyring", message: "the system keyring is locked" });
+    setBackend(b);
+    render(Settings, { onChanged: () => {} });
+    await waitFor(() => expect(screen.getByTestId("failed-secrets").textContent).toContain("the system keyring is locked"));
+    // The other cards loaded on their own.
+    expect((screen.getByDisplayValue("Yes to offers from Bakery Sol") as HTMLInputElement).dataset.setting).toBe("consent_wording");
+    expect(screen.queryByTestId("failed-settings")).toBeNull();
+  });
+});

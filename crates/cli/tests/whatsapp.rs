@@ -56,6 +56,11 @@ fn the_connection_test_reports_the_number_and_fills_the_business_settings() {
         env.ok(&["config", "get", "business_number"]).trim(),
         "+447911123400"
     );
+    // The messaging limit is kept as the app keeps it (the CLI's own copy of this used to skip it).
+    assert_eq!(
+        env.ok(&["config", "get", "messaging_limit"]).trim(),
+        "TIER_2K"
+    );
     let calls: Vec<String> = env.fake.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(
         calls,

@@ -86,7 +86,7 @@ impl Core {
                 self.secrets
                     .get(*k)
                     .map(|v| (*k, v.is_some()))
-                    .map_err(|e| Error::invalid(e.to_string()))
+                    .map_err(Error::from)
             })
             .collect()
     }
@@ -103,7 +103,7 @@ impl Core {
         }
         self.secrets
             .set(kind, &Secret::new(value))
-            .map_err(|e| Error::invalid(e.to_string()))
+            .map_err(Error::from)
     }
 
     /// Asks WhatsApp who this number is, and remembers the business name and number it gives.
@@ -111,27 +111,9 @@ impl Core {
         let client = self.client()?;
         let info = client.phone_number_info().await?;
         client.template_page(1, None).await?;
-        let store = self.store();
-        let conn = store.conn();
-        let remember = || -> Result<()> {
-            if settings::get(conn, "business_name")?.is_none() {
-                if let Some(name) = &info.verified_name {
-                    settings::set(conn, "business_name", name)?;
-                }
-            }
-            if let Some(Ok(n)) = info
-                .display_phone_number
-                .as_deref()
-                .map(|d| phone::to_e164(d, None))
-            {
-                settings::set(conn, "business_number", &n)?;
-            }
-            if let Some(limit) = &info.whatsapp_business_manager_messaging_limit {
-                let _ = settings::set(conn, "messaging_limit", limit);
-            }
-            Ok(())
-        };
-        remember().map_err(|e| ClientError::NotConfigured(e.to_string()))?;
+        // The connection works: a failure to save is the database's, not "not connected".
+        settings::remember_phone_info(self.store().conn(), &info)
+            .map_err(|e| ClientError::Store(e.to_string()))?;
         Ok(info)
     }
 }

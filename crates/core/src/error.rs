@@ -88,6 +88,13 @@ fn region_hint(region: &Option<String>) -> String {
     }
 }
 
+/// A keyring fault is a keyring fault, not bad input: the app shows it as such.
+impl From<crate::secrets::SecretError> for Error {
+    fn from(e: crate::secrets::SecretError) -> Self {
+        Error::Keyring(e.to_string())
+    }
+}
+
 impl From<rusqlite::types::FromSqlError> for Error {
     fn from(e: rusqlite::types::FromSqlError) -> Self {
         Error::Db(e.into())

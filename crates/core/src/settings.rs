@@ -368,6 +368,36 @@ pub fn set(conn: &Connection, name: &str, value: &str) -> Result<String> {
     Ok(value)
 }
 
+/// Keeps what a connection test learnt of the number: the verified name (unless the owner set
+/// one), the number itself and its messaging limit. Both faces run this after a test; it says
+/// why the display number could not be read, if it could not.
+pub fn remember_phone_info(
+    conn: &Connection,
+    info: &crate::whatsapp::PhoneNumberInfo,
+) -> Result<Option<String>> {
+    if get(conn, "business_name")?.is_none() {
+        if let Some(name) = &info.verified_name {
+            set(conn, "business_name", name)?;
+        }
+    }
+    let mut unreadable = None;
+    match info
+        .display_phone_number
+        .as_deref()
+        .map(|d| crate::phone::to_e164(d, None))
+    {
+        Some(Ok(n)) => {
+            set(conn, "business_number", &n)?;
+        }
+        Some(Err(e)) => unreadable = Some(e.to_string()),
+        None => {}
+    }
+    if let Some(limit) = &info.whatsapp_business_manager_messaging_limit {
+        set(conn, "messaging_limit", limit)?;
+    }
+    Ok(unreadable)
+}
+
 pub fn unset(conn: &Connection, name: &str) -> Result<()> {
     key(name)?;
     conn.execute("DELETE FROM settings WHERE key = ?1", [name])?;

@@ -6,8 +6,8 @@ use std::io::{BufRead, IsTerminal};
 use serde::Serialize;
 
 use optdesk_core::secrets::{EnvOverlay, KeyringStore, Secret, SecretKind, SecretStore};
+use optdesk_core::settings;
 use optdesk_core::whatsapp::{ClientError, ErrorClass, PhoneNumberInfo};
-use optdesk_core::{phone, settings};
 
 use super::{block_on, client, Ctx, Error};
 use crate::args::CredentialsCmd;
@@ -143,23 +143,11 @@ fn test(ctx: &mut Ctx, json: bool) -> CliResult {
         .map_err(|e| explain(e, "WhatsApp Business Account id", "waba_id"))?;
 
     let conn = ctx.store.conn();
-    if settings::get(conn, "business_name")?.is_none() {
-        if let Some(name) = &info.verified_name {
-            settings::set(conn, "business_name", name)?;
+    // The same as the app keeps: the name, the number and its messaging limit.
+    if let Some(why) = settings::remember_phone_info(conn, &info)? {
+        if !json {
+            println!("note: could not read WhatsApp's display number ({why}); set it with `optdesk config set business_number`");
         }
-    }
-    let number = info
-        .display_phone_number
-        .as_deref()
-        .map(|d| phone::to_e164(d, None));
-    match &number {
-        Some(Ok(n)) => {
-            settings::set(conn, "business_number", n)?;
-        }
-        Some(Err(e)) if !json => {
-            println!("note: could not read WhatsApp's display number ({e}); set it with `optdesk config set business_number`");
-        }
-        _ => {}
     }
     let report = TestReport {
         templates_reachable: true,

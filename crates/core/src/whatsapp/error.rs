@@ -134,6 +134,9 @@ pub enum ClientError {
     NotConfigured(String),
     #[error(transparent)]
     Secret(#[from] SecretError),
+    /// WhatsApp answered, but what it said could not be saved (the database failed).
+    #[error("WhatsApp answered, but OptDesk could not save what it said: {0}")]
+    Store(String),
 }
 
 fn graph_message(e: &GraphError, status: u16) -> String {
