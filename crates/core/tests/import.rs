@@ -414,3 +414,35 @@ fn the_export_is_safe_in_a_spreadsheet_and_still_reads_back() {
         ("=HYPERLINK(\"http://x\")", ["@vip".to_string()].as_slice())
     );
 }
+
+/// The app's progress bar: reading first, then rows written as they go, then the commit.
+#[test]
+fn an_import_says_where_it_is() {
+    let mut d = db();
+    let mut csv = String::from("phone,name\n");
+    for i in 0..10_000 {
+        csv.push_str(&format!("07400 {i:06},Customer {i}\n"));
+    }
+    let mut seen = Vec::new();
+    let r = optdesk_core::import::import_bytes_with(
+        &mut d.store,
+        csv.as_bytes(),
+        &opts(),
+        &mut |stage, done, rows| seen.push((stage, done, rows)),
+    )
+    .unwrap();
+    assert_eq!(r.added, 10_000);
+    use optdesk_core::import::Stage::*;
+    assert_eq!(seen.first(), Some(&(Reading, 0, 0)));
+    assert_eq!(seen.last(), Some(&(Committing, 10_000, 10_000)));
+    let writing: Vec<u64> = seen
+        .iter()
+        .filter(|(s, _, _)| *s == Writing)
+        .map(|(_, done, rows)| {
+            assert_eq!(*rows, 10_000);
+            *done
+        })
+        .collect();
+    assert!(writing.len() >= 3, "{seen:?}");
+    assert!(writing.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+}

@@ -2,7 +2,7 @@
 //! the owner chose and sends its bytes, so the webview needs no file-system access.
 
 use base64::Engine;
-use optdesk_core::import::{self, Options, Peek, Report};
+use optdesk_core::import::{self, Options, Peek, Report, Stage};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Runtime, State};
 
@@ -41,13 +41,14 @@ pub struct ImportInput {
 #[serde(rename_all = "camelCase")]
 pub struct ImportProgress {
     dry_run: bool,
-    /// "reading", "writing" or "done".
-    stage: &'static str,
+    stage: Stage,
+    /// Rows done so far, of `rows` (0 while the file is first read).
+    done: u64,
     rows: u64,
 }
 
-/// Runs on a blocking thread (100,000 rows take about a second) and reports its stages as
-/// `import-progress` events.
+/// Runs on a blocking thread (100,000 rows take a few seconds) and reports where it is as
+/// `import-progress` events: reading the file, rows written so far, committing.
 #[tauri::command]
 pub async fn import_run<R: Runtime>(
     app: AppHandle<R>,
@@ -55,30 +56,29 @@ pub async fn import_run<R: Runtime>(
     input: ImportInput,
 ) -> AppResult<Report> {
     let bytes = decode(&input.file_base64)?;
-    let rows = import::peek(&bytes).map(|p| p.total_rows).unwrap_or(0);
-    let emit = |stage| {
-        let _ = app.emit(
-            "import-progress",
-            ImportProgress {
-                dry_run: input.dry_run,
-                stage,
-                rows,
-            },
-        );
-    };
-    emit("reading");
     let core = desk.core.clone();
+    let dry_run = input.dry_run;
     let opts = Options {
         region: None,
         source: input.source.filter(|s| !s.trim().is_empty()),
-        dry_run: input.dry_run,
+        dry_run,
         actor: core.actor().to_string(),
         file_name: input.file_name,
         columns: input.columns,
     };
-    emit("writing");
     let report = tauri::async_runtime::spawn_blocking(move || {
-        import::import_bytes(&mut core.store(), &bytes, &opts)
+        let mut emit = |stage, done, rows| {
+            let _ = app.emit(
+                "import-progress",
+                ImportProgress {
+                    dry_run,
+                    stage,
+                    done,
+                    rows,
+                },
+            );
+        };
+        import::import_bytes_with(&mut core.store(), &bytes, &opts, &mut emit)
     })
     .await
     .map_err(|e| {
@@ -87,6 +87,5 @@ pub async fn import_run<R: Runtime>(
             format!("the import stopped unexpectedly ({e})"),
         )
     })??;
-    emit("done");
     Ok(report)
 }

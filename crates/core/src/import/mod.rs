@@ -156,10 +156,35 @@ pub fn import_file(store: &mut Store, path: &Path, opts: &Options) -> Result<Rep
     import_bytes(store, &bytes, &opts)
 }
 
+/// Where an import is, for a progress bar.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The first pass over the file.
+    Reading,
+    /// Rows parsed and written (or checked, in a dry run): so many of the file's.
+    Writing,
+    /// Every row is written; the transaction commits (or a dry run rolls back).
+    Committing,
+}
+
 /// Imports CSV text given as bytes (any encoding [`read::decode`] understands).
 pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<Report> {
+    import_bytes_with(store, bytes, opts, &mut |_, _, _| {})
+}
+
+/// [`import_bytes`], telling `progress` where it is: the stage, rows done and the file's rows
+/// (known once the first pass is over). Called every few thousand rows, on this thread.
+pub fn import_bytes_with(
+    store: &mut Store,
+    bytes: &[u8],
+    opts: &Options,
+    progress: &mut dyn FnMut(Stage, u64, u64),
+) -> Result<Report> {
     let mut warnings = Vec::new();
     let (text, card_lines) = text_of(bytes, &mut warnings)?;
+    progress(Stage::Reading, 0, 0);
     let mut source = Source::open(&text, &opts.columns)?;
     // The first pass: which rows may repeat a number, where numbers come from, and whether the
     // consent columns hold consent (which decides the layout the second pass reads by).
@@ -248,6 +273,8 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
             let mut writer = Writer::new(tx, opts, &file_sha256, now)?;
             let mut early: BTreeMap<usize, Vec<Result<ParsedRow, RowError>>> = BTreeMap::new();
             let (mut expected, mut index) = (0, 0);
+            let total = scan.may_recur.len() as u64;
+            progress(Stage::Writing, 0, total);
             for (i, parsed) in recv {
                 early.insert(i, parsed);
                 while let Some(parsed) = early.remove(&expected) {
@@ -257,6 +284,9 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
                         index += 1;
                     }
                     expected += 1;
+                    if expected % PROGRESS_EVERY == 0 {
+                        progress(Stage::Writing, index as u64, total);
+                    }
                 }
             }
             reader
@@ -270,7 +300,9 @@ pub fn import_bytes(store: &mut Store, bytes: &[u8], opts: &Options) -> Result<R
                 )));
             }
             writer.apply_held()?;
-            writer.finish()
+            let report = writer.finish()?;
+            progress(Stage::Committing, total, total);
+            Ok(report)
         })
     };
     // The database grows about nine times the file's size: keep that in the page cache up to
@@ -337,6 +369,9 @@ fn text_of<'a>(
 
 /// The most page cache an import takes, in MiB.
 const IMPORT_CACHE_MIB: u32 = 96;
+
+/// Chunks between two progress reports (about 4,000 rows).
+const PROGRESS_EVERY: usize = 4;
 
 /// Records per unit of work handed to a parser thread.
 const CHUNK: usize = 1024;
