@@ -2,6 +2,8 @@
 //! commands (validate, call the core, map the error) grouped by area in `commands/`. Long work —
 //! imports, broadcasts, template sync — runs off the UI thread and streams progress as events.
 //! Secrets go in through `secret_set` and never come back out.
+// Unsafe code only where it must be, each place allowed by name (memory.rs).
+#![deny(unsafe_code)]
 
 mod commands;
 mod error;

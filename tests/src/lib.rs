@@ -3,6 +3,7 @@
 //!
 //! On Linux, WebKitWebDriver is driven directly (RECIPE.md: tauri-driver 2.1 drops connections
 //! now and then); `TAURI_WEBVIEW_AUTOMATION=true` is what makes the app's webview accept it.
+#![forbid(unsafe_code)]
 
 pub mod app;
 pub mod webdriver;

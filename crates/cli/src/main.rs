@@ -1,6 +1,7 @@
 //! `optdesk`: OptDesk's core from a terminal. Every command is a thin layer over
 //! `optdesk-core`; output is for people unless `--json` asks for machines. Errors go to stderr as
 //! one sentence, with exit status 1.
+#![forbid(unsafe_code)]
 
 mod args;
 mod cmd;

@@ -7,6 +7,7 @@
 //! a message of a category may go to a contact right now.
 //!
 //! The CLI (`crates/cli`) and the desktop shell (`src-tauri`) are thin layers over this crate.
+#![forbid(unsafe_code)]
 
 pub mod audit;
 pub mod backup;

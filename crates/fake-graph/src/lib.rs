@@ -11,6 +11,7 @@
 //!
 //! Rust tests start it in-process ([`FakeGraph::start`]); other suites run the `fake-graph`
 //! binary and steer it through `/_fake/…` (see `main.rs`). Test code, not product code.
+#![forbid(unsafe_code)]
 
 mod graph;
 pub mod routing;

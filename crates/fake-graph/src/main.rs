@@ -5,6 +5,7 @@
 //! Steer it over HTTP: `GET /_fake/requests`, `GET|POST /_fake/state` (merge fields such as
 //! `{"token_expired": true}` or `{"webhook": {"url": …, "app_secret": …}}`), and
 //! `POST /_fake/templates` with a template to add.
+#![forbid(unsafe_code)]
 
 use std::io::Write;
 

@@ -3,6 +3,7 @@
 //! durably before answering Meta's 200, and hands the bodies to that desktop when it pulls. It
 //! holds no contacts and no ledger, and by default not the app secret either: it can delay or
 //! drop an event, but not forge or alter one (the desktop checks Meta's signature itself).
+#![forbid(unsafe_code)]
 
 pub mod intake;
 pub mod server;
