@@ -76,26 +76,47 @@ fn guard(cell: &str) -> String {
     }
 }
 
+/// One contact's row in [`CSV_HEADER`]'s order, as plain text (each format then writes it its
+/// own safe way).
+fn cells(row: &Exported) -> [String; 11] {
+    let c = &row.contact;
+    let [m0, m1, m2, m3] = evidence_cells(c.marketing, row.marketing_evidence.as_ref());
+    let [u0, u1, u2, u3] = evidence_cells(c.utility, row.utility_evidence.as_ref());
+    [
+        crate::phone::for_spreadsheet(&c.phone),
+        c.name.clone(),
+        c.tags.join(";"),
+        m0,
+        m1,
+        m2,
+        m3,
+        u0,
+        u1,
+        u2,
+        u3,
+    ]
+}
+
+/// The columns holding consent times.
+const TIME_COLUMNS: [usize; 2] = [5, 9];
+
 pub fn write_csv(rows: &[Exported], out: impl Write) -> Result<()> {
     let mut w = csv::Writer::from_writer(out);
     let csv_err = |e: csv::Error| Error::invalid(format!("cannot write the export: {e}"));
     w.write_record(CSV_HEADER).map_err(csv_err)?;
     for r in rows {
-        let c = &r.contact;
-        let m = evidence_cells(c.marketing, r.marketing_evidence.as_ref());
-        let u = evidence_cells(c.utility, r.utility_evidence.as_ref());
-        let tags = guard(&c.tags.join(";"));
-        let phone = guard(&crate::phone::for_spreadsheet(&c.phone));
-        let name = guard(&c.name);
-        let mut record: Vec<String> = vec![phone, name, tags];
-        for (i, cell) in m.iter().chain(u.iter()).enumerate() {
-            // State and date are OptDesk's own words; source and text may be anyone's.
-            record.push(if i % 4 == 1 || i % 4 == 3 {
-                guard(cell)
-            } else {
-                cell.clone()
-            });
-        }
+        // States and times are OptDesk's own words; every other cell may be anyone's.
+        let record: Vec<String> = cells(r)
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                if matches!(i, 3 | 7) || TIME_COLUMNS.contains(&i) {
+                    cell.clone()
+                } else {
+                    guard(cell)
+                }
+            })
+            .collect();
         w.write_record(&record).map_err(csv_err)?;
     }
     w.flush()
@@ -120,17 +141,11 @@ pub fn xlsx(rows: &[Exported]) -> Result<Vec<u8>> {
             .map_err(err)?;
     }
     for (r, row) in (1u32..).zip(rows) {
-        let c = &row.contact;
-        let m = evidence_cells(c.marketing, row.marketing_evidence.as_ref());
-        let u = evidence_cells(c.utility, row.utility_evidence.as_ref());
-        let phone = crate::phone::for_spreadsheet(&c.phone);
-        let tags = c.tags.join(";");
-        let cells = [phone.as_str(), c.name.as_str(), tags.as_str()]
-            .into_iter()
-            .chain(m.iter().chain(u.iter()).map(String::as_str));
-        for (col, text) in (0u16..).zip(cells) {
-            // Consent times (columns 5 and 9) as dates; a blank stays a blank.
-            let at = matches!(col, 5 | 9)
+        let cells = cells(row);
+        for (col, text) in (0u16..).zip(&cells) {
+            // Consent times as dates; a blank stays a blank.
+            let at = TIME_COLUMNS
+                .contains(&usize::from(col))
                 .then(|| crate::time::from_db(text))
                 .flatten();
             match at {
