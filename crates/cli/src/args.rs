@@ -196,6 +196,31 @@ pub enum BroadcastsCmd {
         /// may be waiting there); for this start only, and recorded on the broadcast.
         #[arg(long)]
         without_relay: bool,
+        /// Send a marketing broadcast inside quiet hours anyway (recorded on the broadcast).
+        #[arg(long)]
+        during_quiet_hours: bool,
+        /// Turn the brake off for this broadcast (recorded on the broadcast).
+        #[arg(long)]
+        no_brake: bool,
+    },
+    /// Start it later, at a time in the shop's zone ("2026-12-05 09:30"); the app or
+    /// `optdesk serve` starts it then.
+    Schedule {
+        id: i64,
+        #[arg(long, value_name = "TIME")]
+        at: String,
+        /// If nothing is running at that time, still start it this much later (2h, 30m);
+        /// without it a missed schedule waits for you.
+        #[arg(long, value_name = "DURATION")]
+        late_ok: Option<String>,
+    },
+    /// Take the schedule off a broadcast that has not started.
+    Unschedule { id: i64 },
+    /// What it did: delivered, read, failed by reason, held back, and who opted out after it.
+    Results {
+        id: i64,
+        #[arg(long)]
+        json: bool,
     },
     /// Counts by state (and each recipient with --recipients).
     Status {

@@ -120,6 +120,8 @@ impl Env {
             ("waba_id", WABA_ID),
             ("business_name", "Bakery Sol"),
             ("frequency_cap_hours", "0"),
+            // Tests run at any hour; quiet hours have tests of their own.
+            ("quiet_hours", "off"),
             ("relay_drain_seconds", "20"),
         ] {
             cli.ok(&["config", "set", k, v]);

@@ -36,7 +36,11 @@ fn main() {
     fake.state().add_template(t.clone());
     let db = optdesk_core::store::Database::new(db, DbKey::generate().expect("key"));
     let mut store = db.open().expect("db");
-    settings::set(store.conn(), "frequency_cap_hours", "0").expect("setting");
+    // Raw throughput: no frequency cap, no quiet hours (benchmarks run at any hour) and no
+    // brake (its canary waits for replies; its reaction time is measured on its own).
+    for (k, v) in [("frequency_cap_hours", "0"), ("quiet_hours", "off"), ("brake", "off")] {
+        settings::set(store.conn(), k, v).expect("setting");
+    }
     let opts = Options {
         region: Some(Region::parse("GB").expect("GB")),
         actor: "bench".into(),
@@ -108,12 +112,7 @@ fn main() {
             &db,
             client.clone(),
             all,
-            engine::Options {
-                rate: 100_000.0,
-                max_in_flight: 64,
-                drain: engine::Drain::NotRelay,
-                without_relay: false,
-            },
+            engine::Options::owner(100_000.0, engine::Drain::NotRelay),
             stop.clone(),
             |_, _| {},
         ))
@@ -138,12 +137,7 @@ fn main() {
             &db,
             client,
             paced,
-            engine::Options {
-                rate: paced_rate,
-                max_in_flight: 64,
-                drain: engine::Drain::NotRelay,
-                without_relay: false,
-            },
+            engine::Options::owner(paced_rate, engine::Drain::NotRelay),
             stop,
             |_, _| {},
         ))

@@ -4,6 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
+use crate::broadcast::plan;
 use crate::error::{Error, Result};
 use crate::phone::Region;
 
@@ -323,6 +324,60 @@ pub const KEYS: &[Key] = &[
         check: count,
     },
     Key {
+        name: "timezone",
+        help: "the shop's time zone (an IANA name such as Europe/Madrid); schedules and quiet hours are in it. Default: the computer's",
+        default: None,
+        check: plan::check_zone,
+    },
+    Key {
+        name: "quiet_hours",
+        help: "when marketing broadcasts pause, in the shop's time (21:00-08:00), or off; replies to customers are never held",
+        default: Some("21:00-08:00"),
+        check: plan::check_quiet_hours,
+    },
+    Key {
+        name: "attribution_hours",
+        help: "how long after a broadcast reached someone their opt-out counts against that broadcast",
+        default: Some("72"),
+        check: hours,
+    },
+    Key {
+        name: "brake",
+        help: "on: a marketing broadcast pauses by itself when too many opt out or fail after delivery",
+        default: Some("on"),
+        check: plan::check_on_off,
+    },
+    Key {
+        name: "brake_canary_share",
+        help: "the share (percent) of a marketing broadcast over 200 recipients sent first, before a wait",
+        default: Some("10"),
+        check: plan::check_percent,
+    },
+    Key {
+        name: "brake_canary_max",
+        help: "at most this many recipients in that first share",
+        default: Some("200"),
+        check: count,
+    },
+    Key {
+        name: "brake_wait",
+        help: "how long the broadcast waits after its first share for opt-outs to come in (30m, 45s…)",
+        default: Some("30m"),
+        check: plan::check_duration,
+    },
+    Key {
+        name: "brake_optout_threshold",
+        help: "the percent of those delivered who opt out after delivery that pauses the broadcast",
+        default: Some("2"),
+        check: plan::check_percent,
+    },
+    Key {
+        name: "brake_failure_threshold",
+        help: "the percent of sends that fail (other than WhatsApp holding them back) that pauses the broadcast",
+        default: Some("20"),
+        check: plan::check_percent,
+    },
+    Key {
         name: "receiver_port",
         help: "the port the desktop app's webhook receiver listens on; set while it is on, so it starts with the app",
         default: None,
@@ -365,7 +420,23 @@ pub fn set(conn: &Connection, name: &str, value: &str) -> Result<String> {
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [name, &value],
     )?;
+    if name == "quiet_hours" {
+        conn.execute("DELETE FROM settings WHERE key = 'quiet_hours_notice'", [])?;
+    }
     Ok(value)
+}
+
+/// A database from before quiet hours existed keeps sending at any hour, and says so until the
+/// owner sets `quiet_hours` (either way).
+pub fn quiet_hours_notice(conn: &Connection) -> Result<Option<&'static str>> {
+    let pending: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM settings WHERE key = 'quiet_hours_notice')",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(pending.then_some(
+        "quiet hours are off for this database (it is older than them): marketing may go out at night. Turn them on with `optdesk config set quiet_hours 21:00-08:00`, or keep them off with `optdesk config set quiet_hours off`",
+    ))
 }
 
 /// Keeps what a connection test learnt of the number: the verified name (unless the owner set

@@ -95,10 +95,8 @@ pub async fn broadcast_send<R: Runtime>(
             client,
             id,
             engine::Options {
-                rate,
-                max_in_flight: 64,
-                drain,
                 without_relay,
+                ..engine::Options::owner(rate, drain)
             },
             stop.clone(),
             move |counts, rate| {

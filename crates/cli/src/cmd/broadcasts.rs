@@ -87,7 +87,50 @@ pub fn run(mut ctx: Ctx, cmd: BroadcastsCmd) -> CliResult {
             id,
             rate,
             without_relay,
-        } => send(ctx, id, rate, without_relay),
+            during_quiet_hours,
+            no_brake,
+        } => send(
+            ctx,
+            id,
+            rate,
+            Starting {
+                without_relay,
+                during_quiet_hours,
+                no_brake,
+            },
+        ),
+        BroadcastsCmd::Schedule { id, at, late_ok } => {
+            let s = broadcast::schedule::schedule(
+                &mut ctx.store,
+                id,
+                &at,
+                late_ok.as_deref(),
+                &optdesk_core::time::Clock::system(),
+            )?;
+            println!(
+                "Broadcast {id} starts {} ({}), if the app or `optdesk serve` is running then{}.",
+                s.local,
+                s.zone,
+                if s.late_ok_seconds > 0 {
+                    format!(
+                        "; if not, up to {} later",
+                        duration(s.late_ok_seconds as f64)
+                    )
+                } else {
+                    "; if not, it waits for you".into()
+                }
+            );
+            if let Some(n) = &s.note {
+                println!("Note: {n}.");
+            }
+            Ok(Done::Ok)
+        }
+        BroadcastsCmd::Unschedule { id } => {
+            broadcast::schedule::unschedule(&mut ctx.store, id)?;
+            println!("Broadcast {id} is no longer scheduled; it stays a draft.");
+            Ok(Done::Ok)
+        }
+        BroadcastsCmd::Results { id, json } => super::results::print(&ctx, id, json),
         BroadcastsCmd::Status {
             id,
             recipients,
@@ -185,7 +228,7 @@ pub fn run(mut ctx: Ctx, cmd: BroadcastsCmd) -> CliResult {
                         b.id,
                         b.name,
                         b.template,
-                        b.state,
+                        when(&ctx, b)?,
                         c.sent,
                         c.delivered,
                         c.read,
@@ -199,7 +242,22 @@ pub fn run(mut ctx: Ctx, cmd: BroadcastsCmd) -> CliResult {
     }
 }
 
-fn duration(secs: f64) -> String {
+/// The state, with a schedule as the shop reads it.
+fn when(ctx: &Ctx, b: &broadcast::Broadcast) -> Result<String, Error> {
+    let Some(s) = broadcast::schedule::get_schedule(ctx.store.conn(), b.id)? else {
+        return Ok(b.state.clone());
+    };
+    Ok(match (&b.state[..], &s.missed_at) {
+        ("draft", Some(_)) => format!(
+            "scheduled for {}, missed: send now with `optdesk broadcast send {}`",
+            s.local, b.id
+        ),
+        ("draft", None) => format!("scheduled for {}", s.local),
+        _ => b.state.clone(),
+    })
+}
+
+pub(super) fn duration(secs: f64) -> String {
     let s = secs.round() as u64;
     match s {
         0..=59 => format!("{s} s"),
@@ -208,7 +266,14 @@ fn duration(secs: f64) -> String {
     }
 }
 
-fn send(ctx: Ctx, id: i64, rate: Option<f64>, without_relay: bool) -> CliResult {
+/// How the owner starts a broadcast.
+struct Starting {
+    without_relay: bool,
+    during_quiet_hours: bool,
+    no_brake: bool,
+}
+
+fn send(ctx: Ctx, id: i64, rate: Option<f64>, how: Starting) -> CliResult {
     ctx.store.quick_check()?;
     let drain = engine::Drain::from_settings(&ctx.store, &optdesk_core::secrets::system_store())?;
     if let Some(w) = broadcast::offline_warning(ctx.store.conn())? {
@@ -244,10 +309,18 @@ fn send(ctx: Ctx, id: i64, rate: Option<f64>, without_relay: bool) -> CliResult 
             client,
             id,
             engine::Options {
-                rate,
-                max_in_flight: 64,
-                drain,
-                without_relay,
+                without_relay: how.without_relay,
+                during_quiet_hours: how
+                    .during_quiet_hours
+                    .then(|| "the owner, with --during-quiet-hours".to_string()),
+                no_brake: how
+                    .no_brake
+                    .then(|| "turned off by the owner with --no-brake".to_string()),
+                notice: Some(Arc::new({
+                    let bar = bar.clone();
+                    move |s: &str| bar.println(format!("optdesk: {s}"))
+                })),
+                ..engine::Options::owner(rate, drain)
             },
             stop.clone(),
             |c, achieved| {

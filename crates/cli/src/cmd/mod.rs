@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod optouts;
 pub mod receiver;
 pub mod relay;
+pub mod results;
 pub mod signups;
 pub mod templates;
 pub mod webhook;

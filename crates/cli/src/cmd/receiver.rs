@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
+use optdesk_core::broadcast::{engine, schedule};
 use optdesk_core::receiver::{self, Config};
 use optdesk_core::secrets::{system_store, SecretKind, SecretStore};
 use optdesk_core::webhook::process::{self, Processor};
@@ -35,12 +36,34 @@ pub fn serve(ctx: Ctx, listen: SocketAddr) -> CliResult {
     };
     let reach = optdesk_core::reachability::endpoint::from_settings(&ctx.store, &system_store())?;
     let mode = reach.mode();
+    let drain = engine::Drain::from_settings(&ctx.store, &system_store())?;
     let db = ctx.store.database();
     drop(ctx);
+    // Scheduled broadcasts start here at their time, and quiet hours resume here.
+    let scheduler = client.clone().map(|c| {
+        (
+            std::sync::Arc::new(c),
+            schedule::Scheduler {
+                every: std::time::Duration::from_secs(5),
+                clock: optdesk_core::time::Clock::system(),
+                drain,
+                report: std::sync::Arc::new(|id, r| match r {
+                    Ok(engine::Outcome::Finished { counts }) => {
+                        println!("Broadcast {id} finished: {} sent.", counts.sent)
+                    }
+                    Ok(engine::Outcome::Stopped { state, reason, .. }) => {
+                        println!("Broadcast {id} {state}: {reason}")
+                    }
+                    Err(e) => eprintln!("optdesk: broadcast {id} did not start: {e}"),
+                }),
+            },
+        )
+    });
+    let stopping = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (opened, told) = tokio::sync::oneshot::channel();
     let config = Config {
         listen,
-        db,
+        db: db.clone(),
         app_secret,
         verify_token,
         client,
@@ -59,8 +82,12 @@ pub fn serve(ctx: Ctx, listen: SocketAddr) -> CliResult {
                 Err(_) => {}
             }
         });
-        let shutdown = async {
+        if let Some((client, s)) = scheduler {
+            tokio::spawn(schedule::run(db.clone(), client, s, stopping.clone()));
+        }
+        let shutdown = async move {
             let _ = tokio::signal::ctrl_c().await;
+            stopping.store(true, std::sync::atomic::Ordering::Relaxed);
         };
         receiver::serve(config, shutdown).await
     })?;

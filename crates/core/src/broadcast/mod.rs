@@ -4,8 +4,18 @@
 //! A broadcast's audience is fixed when sending starts: one `broadcast_recipients` row per
 //! contact, each with its own state machine `queued → sending → sent | failed | blocked | unknown`.
 
+pub mod brake;
 pub mod engine;
+pub mod pauses;
+pub mod plan;
+mod preview;
+mod recipients;
+pub mod results;
+pub mod schedule;
 mod starts;
+
+pub use preview::{preview, Excluded, Preview};
+pub use recipients::{counts, recipients, Counts, Recipient};
 
 pub use starts::{
     offline_warning, record_started_without_relay, started_without_relay, StartWithoutRelay,
@@ -17,8 +27,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::gate::{self, BlockReason, Decision, Policy};
-use crate::model::{Category, ContactId};
+use crate::gate::Policy;
+use crate::model::Category;
 use crate::settings;
 use crate::store::Store;
 use crate::templates::{self, rules::placeholders};
@@ -179,6 +189,10 @@ pub struct Broadcast {
     pub state: String,
     pub pause_reason: Option<String>,
     pub created_at: String,
+    /// When it is to start (UTC), while it waits for that.
+    pub scheduled_at: Option<String>,
+    /// The scheduler found its time passed with nothing running: it waits for the owner.
+    pub schedule_missed_at: Option<String>,
 }
 
 impl Broadcast {
@@ -193,7 +207,8 @@ pub fn get(conn: &Connection, id: i64) -> Result<Broadcast> {
     let row = conn
         .query_row(
             "SELECT id, name, template_name, language, category, params, audience_tags, override_reason,
-                    state, pause_reason, created_at FROM broadcasts WHERE id = ?1",
+                    state, pause_reason, created_at, scheduled_at, schedule_missed_at
+             FROM broadcasts WHERE id = ?1",
             [id],
             |r| {
                 let params: String = r.get(5)?;
@@ -211,6 +226,8 @@ pub fn get(conn: &Connection, id: i64) -> Result<Broadcast> {
                         state: r.get(8)?,
                         pause_reason: r.get(9)?,
                         created_at: r.get(10)?,
+                        scheduled_at: r.get(11)?,
+                        schedule_missed_at: r.get(12)?,
                     },
                     params,
                     tags,
@@ -243,28 +260,6 @@ pub fn send_rate(conn: &Connection) -> Result<f64> {
         .unwrap_or(20.0))
 }
 
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
-pub struct Excluded {
-    pub reason: BlockReason,
-    pub description: &'static str,
-    pub count: usize,
-    pub phones: Vec<String>,
-}
-
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
-pub struct Preview {
-    pub broadcast: i64,
-    pub audience: usize,
-    pub will_receive: usize,
-    pub excluded: usize,
-    pub by_reason: Vec<Excluded>,
-    pub rate: f64,
-    pub estimated_seconds: f64,
-    pub warnings: Vec<String>,
-}
-
 /// A broadcast with its totals, for lists.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
@@ -289,162 +284,6 @@ pub fn list(conn: &Connection) -> Result<Vec<Summary>> {
         .collect()
 }
 
-/// Who would receive the broadcast now, and who would not and why.
-pub fn preview(store: &Store, id: i64) -> Result<Preview> {
-    let conn = store.conn();
-    let b = get(conn, id)?;
-    let decisions = gate::decide_all(
-        conn,
-        b.gate_category(),
-        time::now(),
-        &policy(conn)?,
-        &b.tags,
-    )?;
-    let phones: std::collections::HashMap<ContactId, String> = conn
-        .prepare("SELECT id, phone FROM contacts")?
-        .query_map([], |r| Ok((ContactId(r.get(0)?), r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut groups: BTreeMap<BlockReason, Vec<String>> = BTreeMap::new();
-    let mut allowed = 0;
-    let mut us = 0;
-    for (cid, d) in &decisions {
-        match d {
-            Decision::Allowed => {
-                allowed += 1;
-                if phones.get(cid).is_some_and(|p| p.starts_with("+1")) {
-                    us += 1;
-                }
-            }
-            Decision::Blocked(r) => groups
-                .entry(*r)
-                .or_default()
-                .push(phones.get(cid).cloned().unwrap_or_default()),
-        }
-    }
-    let rate = send_rate(conn)?;
-    let mut warnings = Vec::new();
-    if b.gate_category() == Category::Marketing && us > 0 {
-        warnings.push(format!(
-            "{us} recipient(s) have US (+1) numbers: WhatsApp has been holding back marketing templates to US numbers (error 131049)"
-        ));
-    }
-    if let Some(limit) = settings::get(conn, "messaging_limit")?.and_then(|l| tier_limit(&l)) {
-        if allowed as u64 > limit {
-            warnings.push(format!(
-                "{allowed} recipients is more than this number's messaging limit ({limit} people in 24 hours): the rest will not be delivered"
-            ));
-        }
-    }
-    if let Some(r) = &b.override_reason {
-        warnings.push(format!(
-            "this marketing template gives no way to opt out; sent anyway because: {r}"
-        ));
-    }
-    warnings.extend(offline_warning(conn)?);
-    let by_reason: Vec<Excluded> = groups
-        .into_iter()
-        .map(|(reason, mut phones)| {
-            phones.sort();
-            Excluded {
-                reason,
-                description: reason.describe(),
-                count: phones.len(),
-                phones,
-            }
-        })
-        .collect();
-    Ok(Preview {
-        broadcast: id,
-        audience: decisions.len(),
-        will_receive: allowed,
-        excluded: decisions.len() - allowed,
-        by_reason,
-        rate,
-        estimated_seconds: allowed as f64 / rate,
-        warnings,
-    })
-}
-
-/// `TIER_2K` → 2000; `TIER_UNLIMITED` → none.
-fn tier_limit(tier: &str) -> Option<u64> {
-    let t = tier.trim().to_ascii_uppercase();
-    let n = t.strip_prefix("TIER_")?;
-    match n.strip_suffix('K') {
-        Some(k) => k.parse::<u64>().ok().map(|k| k * 1000),
-        None => n.parse().ok(),
-    }
-}
-
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct Counts {
-    pub total: u64,
-    pub queued: u64,
-    pub sending: u64,
-    pub sent: u64,
-    pub failed: u64,
-    pub blocked: u64,
-    pub unknown: u64,
-    pub delivered: u64,
-    pub read: u64,
-}
-
-pub fn counts(conn: &Connection, id: i64) -> Result<Counts> {
-    let mut c = Counts::default();
-    let mut stmt = conn.prepare_cached(
-        "SELECT state, delivery_status, count(*) FROM broadcast_recipients WHERE broadcast_id = ?1
-         GROUP BY state, delivery_status",
-    )?;
-    let mut rows = stmt.query([id])?;
-    while let Some(r) = rows.next()? {
-        let (state, delivery, n): (String, Option<String>, u64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-        c.total += n;
-        match state.as_str() {
-            "queued" => c.queued += n,
-            "sending" => c.sending += n,
-            "sent" => c.sent += n,
-            "failed" => c.failed += n,
-            "blocked" => c.blocked += n,
-            _ => c.unknown += n,
-        }
-        match delivery.as_deref() {
-            Some("delivered") => c.delivered += n,
-            Some("read") => c.read += n,
-            _ => {}
-        }
-    }
-    Ok(c)
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Recipient {
-    pub phone: String,
-    pub state: String,
-    pub reason: Option<String>,
-    pub error_code: Option<i64>,
-    pub wamid: Option<String>,
-    pub delivery_status: Option<String>,
-}
-
-pub fn recipients(conn: &Connection, id: i64) -> Result<Vec<Recipient>> {
-    let mut stmt = conn.prepare(
-        "SELECT c.phone, r.state, r.reason, r.error_code, r.wamid, r.delivery_status
-         FROM broadcast_recipients r JOIN contacts c ON c.id = r.contact_id
-         WHERE r.broadcast_id = ?1 ORDER BY c.phone",
-    )?;
-    let rows = stmt.query_map([id], |r| {
-        Ok(Recipient {
-            phone: r.get(0)?,
-            state: r.get(1)?,
-            reason: r.get(2)?,
-            error_code: r.get(3)?,
-            wamid: r.get(4)?,
-            delivery_status: r.get(5)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 /// Asks the engine to stop after what is in flight (`paused`), or for good (`cancelled`).
 pub fn set_stopped(store: &mut Store, id: i64, cancel: bool) -> Result<()> {
     let b = get(store.conn(), id)?;
@@ -454,16 +293,21 @@ pub fn set_stopped(store: &mut Store, id: i64, cancel: bool) -> Result<()> {
             b.state
         )));
     }
-    let (state, reason) = if cancel {
-        ("cancelled", "cancelled by the owner")
-    } else {
-        ("paused", "paused by the owner")
-    };
-    store.conn().execute(
-        "UPDATE broadcasts SET state = ?1, pause_reason = ?2, updated_at = ?3 WHERE id = ?4",
-        params![state, reason, time::to_db(&time::now()), id],
-    )?;
-    Ok(())
+    store.with_tx(|tx| {
+        if cancel {
+            tx.execute(
+                "UPDATE broadcasts SET state = 'cancelled', pause_reason = 'cancelled by the owner', updated_at = ?1 WHERE id = ?2",
+                params![time::to_db(&time::now()), id],
+            )?;
+            Ok(())
+        } else {
+            pauses::add(
+                tx,
+                id,
+                &pauses::NewPause::new(pauses::PauseKind::Owner, "paused by the owner"),
+            )
+        }
+    })
 }
 
 /// Settles recipients held as `unknown` (a send that may have reached Meta): back in the queue
@@ -507,6 +351,8 @@ mod category_tests {
             state: "draft".into(),
             pause_reason: None,
             created_at: String::new(),
+            scheduled_at: None,
+            schedule_missed_at: None,
         }
     }
 

@@ -371,6 +371,55 @@ CREATE TABLE receiver_uptime (
 ) STRICT;
 CREATE INDEX receiver_uptime_by_until ON receiver_uptime (until);
 "#,
+    // 11: broadcasts the owner plans and learns from. When each recipient was first delivered (a
+    // read implies it), so an opt-out is attributed to the latest delivery before it; the reasons
+    // a broadcast is paused for, each cleared on its own, kept as its history; the brake's plan
+    // and the canary; the schedule, in UTC with the shop's zone.
+    r#"
+ALTER TABLE broadcast_recipients ADD COLUMN delivered_at TEXT;
+UPDATE broadcast_recipients SET delivered_at = (
+    SELECT min(s.occurred_at) FROM message_statuses s
+    WHERE s.wamid = broadcast_recipients.wamid AND (s.status = 'delivered' OR s.status = 'read'))
+WHERE wamid IS NOT NULL;
+CREATE INDEX broadcast_recipients_by_delivery ON broadcast_recipients (contact_id, delivered_at)
+    WHERE delivered_at IS NOT NULL;
+CREATE INDEX inbound_messages_by_contact ON inbound_messages (contact_id, sent_at)
+    WHERE contact_id IS NOT NULL;
+
+CREATE TABLE broadcast_pauses (
+    id           INTEGER PRIMARY KEY,
+    broadcast_id INTEGER NOT NULL REFERENCES broadcasts (id),
+    kind         TEXT NOT NULL CHECK (kind = 'owner' OR kind = 'template' OR kind = 'account'
+                    OR kind = 'quality' OR kind = 'brake' OR kind = 'quiet_hours'
+                    OR kind = 'relay'),
+    detail       TEXT NOT NULL,
+    figures      TEXT,                      -- JSON: what the brake measured when it tripped
+    paused_at    TEXT NOT NULL,
+    cleared_at   TEXT,                      -- NULL while it holds the broadcast
+    cleared_by   TEXT                       -- the owner, or the automatic resume that cleared it
+) STRICT;
+CREATE INDEX broadcast_pauses_by_broadcast ON broadcast_pauses (broadcast_id, cleared_at);
+INSERT INTO broadcast_pauses (broadcast_id, kind, detail, paused_at)
+    SELECT id, CASE WHEN pause_reason LIKE 'relay:%' THEN 'relay'
+                    WHEN pause_reason LIKE '%by the owner%' THEN 'owner'
+                    ELSE 'account' END,
+           coalesce(pause_reason, 'paused'), updated_at
+    FROM broadcasts WHERE state = 'paused';
+
+ALTER TABLE broadcasts ADD COLUMN brake TEXT;          -- JSON: the plan, or {"off": why}
+ALTER TABLE broadcasts ADD COLUMN canary_done_at TEXT;  -- the canary's last claim
+ALTER TABLE broadcasts ADD COLUMN brake_baseline TEXT; -- JSON: figures the owner accepted on resume
+ALTER TABLE broadcasts ADD COLUMN scheduled_at TEXT;   -- UTC
+ALTER TABLE broadcasts ADD COLUMN schedule_zone TEXT;  -- IANA name, as the owner meant the time
+ALTER TABLE broadcasts ADD COLUMN late_ok_seconds INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE broadcasts ADD COLUMN schedule_missed_at TEXT;
+ALTER TABLE broadcasts ADD COLUMN quiet_hours_override TEXT; -- why it may send in quiet hours
+ALTER TABLE broadcasts ADD COLUMN started_at TEXT;
+-- Quiet hours are on for new databases; one from before them keeps sending as it did, and says
+-- so once (the installation row exists only in databases created before this migration ran).
+INSERT INTO settings (key, value) SELECT 'quiet_hours', 'off' FROM installation;
+INSERT INTO settings (key, value) SELECT 'quiet_hours_notice', 'pending' FROM installation;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -53,12 +53,25 @@ pub(super) fn handle(tx: &Tx<'_>, p: &Processor, st: &Status) -> Result<()> {
     if fresh == 0 {
         return Ok(());
     }
-    for table in ["outbound_messages", "broadcast_recipients"] {
-        tx.prepare_cached(&format!(
-            "UPDATE {table} SET delivery_status = ?1, updated_at = ?2 WHERE wamid = ?3 AND {}",
-            advances("delivery_status")
-        ))?
-        .execute(params![st.status, time::to_db(&now), st.id])?;
+    tx.prepare_cached(&format!(
+        "UPDATE outbound_messages SET delivery_status = ?1, updated_at = ?2 WHERE wamid = ?3 AND {}",
+        advances("delivery_status")
+    ))?
+    .execute(params![st.status, time::to_db(&now), st.id])?;
+    // When it reached them, by Meta's clock: a read implies the delivery before it.
+    let delivered_at = matches!(st.status.as_str(), "delivered" | "read").then(|| time::to_db(&at));
+    tx.prepare_cached(&format!(
+        "UPDATE broadcast_recipients SET delivery_status = ?1, updated_at = ?2 WHERE wamid = ?3 AND {}",
+        advances("delivery_status")
+    ))?
+    .execute(params![st.status, time::to_db(&now), st.id])?;
+    // Out of order too: a `delivered` after its `read` still moves the time earlier.
+    if let Some(d) = &delivered_at {
+        tx.prepare_cached(
+            "UPDATE broadcast_recipients SET delivered_at = ?1
+             WHERE wamid = ?2 AND (delivered_at IS NULL OR delivered_at > ?1)",
+        )?
+        .execute(params![d, st.id])?;
     }
     // The callback data names the recipient even before the engine stored the message id (the
     // webhook can win that race), and settles one held as unknown after a crash.
@@ -67,11 +80,13 @@ pub(super) fn handle(tx: &Tx<'_>, p: &Processor, st: &Status) -> Result<()> {
             "UPDATE broadcast_recipients SET wamid = coalesce(wamid, ?2), updated_at = ?3,
                 state = CASE state WHEN 'unknown' THEN 'sent' ELSE state END,
                 reason = CASE state WHEN 'unknown' THEN 'settled by WhatsApp''s status webhook' ELSE reason END,
-                delivery_status = CASE WHEN {} THEN ?1 ELSE delivery_status END
+                delivery_status = CASE WHEN {} THEN ?1 ELSE delivery_status END,
+                delivered_at = CASE WHEN ?6 IS NOT NULL AND (delivered_at IS NULL OR delivered_at > ?6)
+                                    THEN ?6 ELSE delivered_at END
              WHERE broadcast_id = ?4 AND contact_id = ?5 AND (wamid IS NULL OR wamid = ?2)",
             advances("delivery_status")
         ))?
-        .execute(params![st.status, st.id, time::to_db(&now), b, c])?;
+        .execute(params![st.status, st.id, time::to_db(&now), b, c, delivered_at])?;
     }
     if st.status != "failed" {
         return Ok(());

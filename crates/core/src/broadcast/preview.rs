@@ -1,0 +1,123 @@
+//! What a broadcast would do if it started now: who receives it, who does not and why, how long
+//! it takes, and what to know first.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{get, offline_warning, policy, send_rate};
+use crate::error::Result;
+use crate::gate::{self, BlockReason, Decision};
+use crate::model::{Category, ContactId};
+use crate::settings;
+use crate::store::Store;
+use crate::time;
+
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize)]
+pub struct Excluded {
+    pub reason: BlockReason,
+    pub description: &'static str,
+    pub count: usize,
+    pub phones: Vec<String>,
+}
+
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub broadcast: i64,
+    pub audience: usize,
+    pub will_receive: usize,
+    pub excluded: usize,
+    pub by_reason: Vec<Excluded>,
+    pub rate: f64,
+    pub estimated_seconds: f64,
+    pub warnings: Vec<String>,
+}
+
+/// Who would receive the broadcast now, and who would not and why.
+pub fn preview(store: &Store, id: i64) -> Result<Preview> {
+    let conn = store.conn();
+    let b = get(conn, id)?;
+    let decisions = gate::decide_all(
+        conn,
+        b.gate_category(),
+        time::now(),
+        &policy(conn)?,
+        &b.tags,
+    )?;
+    let phones: std::collections::HashMap<ContactId, String> = conn
+        .prepare("SELECT id, phone FROM contacts")?
+        .query_map([], |r| Ok((ContactId(r.get(0)?), r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut groups: BTreeMap<BlockReason, Vec<String>> = BTreeMap::new();
+    let mut allowed = 0;
+    let mut us = 0;
+    for (cid, d) in &decisions {
+        match d {
+            Decision::Allowed => {
+                allowed += 1;
+                if phones.get(cid).is_some_and(|p| p.starts_with("+1")) {
+                    us += 1;
+                }
+            }
+            Decision::Blocked(r) => groups
+                .entry(*r)
+                .or_default()
+                .push(phones.get(cid).cloned().unwrap_or_default()),
+        }
+    }
+    let rate = send_rate(conn)?;
+    let mut warnings = Vec::new();
+    if b.gate_category() == Category::Marketing && us > 0 {
+        warnings.push(format!(
+            "{us} recipient(s) have US (+1) numbers: WhatsApp has been holding back marketing templates to US numbers (error 131049)"
+        ));
+    }
+    if let Some(limit) = settings::get(conn, "messaging_limit")?.and_then(|l| tier_limit(&l)) {
+        if allowed as u64 > limit {
+            warnings.push(format!(
+                "{allowed} recipients is more than this number's messaging limit ({limit} people in 24 hours): the rest will not be delivered"
+            ));
+        }
+    }
+    if let Some(r) = &b.override_reason {
+        warnings.push(format!(
+            "this marketing template gives no way to opt out; sent anyway because: {r}"
+        ));
+    }
+    warnings.extend(offline_warning(conn)?);
+    let by_reason: Vec<Excluded> = groups
+        .into_iter()
+        .map(|(reason, mut phones)| {
+            phones.sort();
+            Excluded {
+                reason,
+                description: reason.describe(),
+                count: phones.len(),
+                phones,
+            }
+        })
+        .collect();
+    Ok(Preview {
+        broadcast: id,
+        audience: decisions.len(),
+        will_receive: allowed,
+        excluded: decisions.len() - allowed,
+        by_reason,
+        rate,
+        estimated_seconds: allowed as f64 / rate,
+        warnings,
+    })
+}
+
+/// `TIER_2K` → 2000; `TIER_UNLIMITED` → none.
+fn tier_limit(tier: &str) -> Option<u64> {
+    let t = tier.trim().to_ascii_uppercase();
+    let n = t.strip_prefix("TIER_")?;
+    match n.strip_suffix('K') {
+        Some(k) => k.parse::<u64>().ok().map(|k| k * 1000),
+        None => n.parse().ok(),
+    }
+}
+
