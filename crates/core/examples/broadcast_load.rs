@@ -38,7 +38,11 @@ fn main() {
     let mut store = db.open().expect("db");
     // Raw throughput: no frequency cap, no quiet hours (benchmarks run at any hour) and no
     // brake (its canary waits for replies; its reaction time is measured on its own).
-    for (k, v) in [("frequency_cap_hours", "0"), ("quiet_hours", "off"), ("brake", "off")] {
+    for (k, v) in [
+        ("frequency_cap_hours", "0"),
+        ("quiet_hours", "off"),
+        ("brake", "off"),
+    ] {
         settings::set(store.conn(), k, v).expect("setting");
     }
     let opts = Options {

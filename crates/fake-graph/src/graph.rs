@@ -426,7 +426,20 @@ fn send(s: &Shared, body: Value) -> Response {
                     &e,
                 )
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut bodies = bodies;
+        if let (false, Some(text)) = (failed, st.reply_after_delivery.get(&to).cloned()) {
+            let n = st.next_id;
+            st.next_id += 1;
+            bodies.push(webhooks::message_body(
+                &st.phone_number_id,
+                &st.display_phone_number,
+                &st.waba_id,
+                &to,
+                &format!("wamid.FAKEIN{n:08}"),
+                &text,
+            ));
+        }
         tokio::spawn(webhooks::post_all(target, bodies));
     }
     Json(json!({

@@ -107,6 +107,10 @@ pub struct State {
     pub reject_131050: HashSet<String>,
     /// Sends to these numbers are accepted, then a failed status with 131050 is posted.
     pub fail_131050_async: HashSet<String>,
+    /// Sends to these numbers (digits) are delivered, then the customer replies with this
+    /// text (a STOP a moment after reading, as people do).
+    #[serde(default)]
+    pub reply_after_delivery: std::collections::HashMap<String, String>,
     /// Every answer waits this long.
     pub delay_ms: u64,
     /// Templates created through the API are approved at once (else PENDING).
@@ -134,6 +138,7 @@ impl Default for State {
             rate_limit_burst: 0,
             reject_131050: HashSet::new(),
             fail_131050_async: HashSet::new(),
+            reply_after_delivery: Default::default(),
             delay_ms: 0,
             auto_approve: false,
             webhook: None,

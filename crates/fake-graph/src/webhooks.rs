@@ -78,6 +78,40 @@ pub fn status_body(phone_number_id: &str, display: &str, waba_id: &str, e: &Stat
     })
 }
 
+/// A customer's text message, as Meta posts it.
+pub fn message_body(
+    phone_number_id: &str,
+    display: &str,
+    waba_id: &str,
+    from: &str,
+    id: &str,
+    text: &str,
+) -> Value {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": waba_id,
+            "changes": [{
+                "field": "messages",
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": display.chars().filter(char::is_ascii_digit).collect::<String>(),
+                                 "phone_number_id": phone_number_id},
+                    "contacts": [{"profile": {"name": "Customer"}, "wa_id": from}],
+                    "messages": [{
+                        "from": from,
+                        "id": id,
+                        "timestamp": format!("{}", std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)),
+                        "type": "text",
+                        "text": {"body": text},
+                    }],
+                },
+            }],
+        }],
+    })
+}
+
 /// Posts each body in order, signed; failures are only logged (Meta retries; the fake doesn't).
 pub async fn post_all(target: WebhookTarget, bodies: Vec<Value>) {
     let client = reqwest::Client::new();

@@ -77,6 +77,19 @@ pub fn run(mut ctx: Ctx, cmd: BroadcastsCmd) -> CliResult {
                     p.rate,
                     duration(p.estimated_seconds)
                 );
+                match (&p.brake.off, p.brake.canary) {
+                    (Some(why), _) => println!("The brake is off: {why}."),
+                    (None, 0) => println!(
+                        "The brake watches it while it sends: it pauses if {}% of those delivered opt out, or {}% of sends fail.",
+                        p.brake.optout_threshold, p.brake.failure_threshold
+                    ),
+                    (None, n) => println!(
+                        "The brake sends to {n} first, waits {} for opt-outs, and goes on only if fewer than {}% of those delivered opted out (and under {}% failed).",
+                        duration(p.brake.wait_seconds as f64),
+                        p.brake.optout_threshold,
+                        p.brake.failure_threshold
+                    ),
+                }
                 for w in &p.warnings {
                     println!("Warning: {w}");
                 }

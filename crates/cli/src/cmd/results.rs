@@ -26,7 +26,10 @@ pub fn print(ctx: &Ctx, id: i64, json: bool) -> CliResult {
         return Ok(Done::Ok);
     }
     let b = optdesk_core::broadcast::get(ctx.store.conn(), id).map_err(Error::Core)?;
-    println!("Broadcast {id} \"{}\" ({}): {}", b.name, b.template, b.state);
+    println!(
+        "Broadcast {id} \"{}\" ({}): {}",
+        b.name, b.template, b.state
+    );
     println!(
         "  {} recipients: {} sent, {} delivered, {} read ({} of delivered)",
         r.recipients,
@@ -84,7 +87,10 @@ pub fn print(ctx: &Ctx, id: i64, json: bool) -> CliResult {
             );
         }
         if r.opt_outs.len() > 50 {
-            println!("    … and {} more (--json lists all)", r.opt_outs.len() - 50);
+            println!(
+                "    … and {} more (--json lists all)",
+                r.opt_outs.len() - 50
+            );
         }
     }
     for p in &history {

@@ -2,6 +2,7 @@
 //! environment each suite gives it, and helpers that say what went wrong when a command fails.
 #![allow(dead_code)]
 
+pub mod broadcasts;
 pub mod receiver;
 
 use std::ffi::OsString;

@@ -227,11 +227,10 @@ pub enum Stored {
 }
 
 pub fn stored(conn: &Connection, id: i64) -> Result<Option<Stored>> {
-    let v: Option<String> = conn.query_row(
-        "SELECT brake FROM broadcasts WHERE id = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
+    let v: Option<String> =
+        conn.query_row("SELECT brake FROM broadcasts WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?;
     Ok(v.and_then(|v| serde_json::from_str(&v).ok()))
 }
 
@@ -315,7 +314,11 @@ mod tests {
     fn it_trips_on_the_share_of_opt_outs_after_delivery_or_of_failures() {
         assert!(verdict(1, &brake(), &f(200, 10, 200, 0)).is_some(), "5%");
         let p = verdict(1, &brake(), &f(200, 10, 200, 0)).unwrap();
-        assert!(p.detail.contains("10 of 200 delivered (5.0%)"), "{}", p.detail);
+        assert!(
+            p.detail.contains("10 of 200 delivered (5.0%)"),
+            "{}",
+            p.detail
+        );
         assert_eq!(p.figures.unwrap()["opted_out"], 10);
         assert!(verdict(1, &brake(), &f(200, 3, 200, 0)).is_none(), "1.5%");
         assert!(

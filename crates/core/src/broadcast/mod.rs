@@ -14,7 +14,7 @@ pub mod results;
 pub mod schedule;
 mod starts;
 
-pub use preview::{preview, Excluded, Preview};
+pub use preview::{preview, BrakePreview, Excluded, Preview};
 pub use recipients::{counts, recipients, Counts, Recipient};
 
 pub use starts::{

@@ -284,8 +284,16 @@ mod tests {
         store
             .with_tx(|tx| {
                 add(tx, 1, &NewPause::new(PauseKind::QuietHours, "quiet hours"))?;
-                add(tx, 1, &NewPause::new(PauseKind::Owner, "paused by the owner"))?;
-                add(tx, 1, &NewPause::new(PauseKind::Owner, "stopped by the owner"))
+                add(
+                    tx,
+                    1,
+                    &NewPause::new(PauseKind::Owner, "paused by the owner"),
+                )?;
+                add(
+                    tx,
+                    1,
+                    &NewPause::new(PauseKind::Owner, "stopped by the owner"),
+                )
             })
             .unwrap();
         let h = history(store.conn(), 1).unwrap();

@@ -109,7 +109,11 @@ impl QuietHours {
     }
 
     pub fn text(&self) -> String {
-        format!("{}-{}", self.from.format("%H:%M"), self.until.format("%H:%M"))
+        format!(
+            "{}-{}",
+            self.from.format("%H:%M"),
+            self.until.format("%H:%M")
+        )
     }
 
     fn holds(&self, t: NaiveTime) -> bool {
@@ -250,7 +254,12 @@ impl Plan {
                 self.zone.name()
             ))
         };
-        for fmt in ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"] {
+        for fmt in [
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%dT%H:%M:%S",
+        ] {
             if let Ok(t) = NaiveDateTime::parse_from_str(v, fmt) {
                 return Ok(local_to_utc(self.zone, t));
             }
@@ -321,7 +330,11 @@ mod tests {
             optout_threshold: 2.0,
             failure_threshold: 20.0,
         };
-        assert_eq!(b.canary_size(200), 0, "small broadcasts are watched, not split");
+        assert_eq!(
+            b.canary_size(200),
+            0,
+            "small broadcasts are watched, not split"
+        );
         assert_eq!(b.canary_size(201), 21);
         assert_eq!(b.canary_size(1000), 100);
         assert_eq!(b.canary_size(50_000), 200);
@@ -345,6 +358,9 @@ mod tests {
             at("2026-03-29T01:00:00Z")
         );
         assert!(plan.parse_local("tomorrow").is_err());
-        assert_eq!(plan.local_text(&at("2026-12-05T08:30:00Z")), "Sat 5 Dec 2026 09:30");
+        assert_eq!(
+            plan.local_text(&at("2026-12-05T08:30:00Z")),
+            "Sat 5 Dec 2026 09:30"
+        );
     }
 }

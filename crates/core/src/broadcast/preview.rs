@@ -31,8 +31,62 @@ pub struct Preview {
     pub excluded: usize,
     pub by_reason: Vec<Excluded>,
     pub rate: f64,
+    /// Including the brake's wait after the canary.
     pub estimated_seconds: f64,
+    pub brake: BrakePreview,
     pub warnings: Vec<String>,
+}
+
+/// What the brake will do with this broadcast.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize)]
+pub struct BrakePreview {
+    pub on: bool,
+    /// Sent first, before the wait; 0 when the broadcast is watched while it sends.
+    pub canary: u64,
+    pub wait_seconds: i64,
+    pub optout_threshold: f64,
+    pub failure_threshold: f64,
+    /// Why it is off.
+    pub off: Option<String>,
+}
+
+fn brake_preview(
+    conn: &rusqlite::Connection,
+    id: i64,
+    marketing: bool,
+    audience: u64,
+) -> Result<BrakePreview> {
+    let off = |why: &str| BrakePreview {
+        on: false,
+        canary: 0,
+        wait_seconds: 0,
+        optout_threshold: 0.0,
+        failure_threshold: 0.0,
+        off: Some(why.to_string()),
+    };
+    if !marketing {
+        return Ok(off("only marketing broadcasts are braked"));
+    }
+    let (brake, canary) = match super::brake::stored(conn, id)? {
+        Some(super::brake::Stored::Off { off: why }) => return Ok(off(&why)),
+        Some(super::brake::Stored::On { canary, brake }) => (brake, canary),
+        None => match super::plan::Plan::load(conn)?.brake {
+            None => return Ok(off("the brake setting is off")),
+            Some(b) => {
+                let c = b.canary_size(audience);
+                (b, c)
+            }
+        },
+    };
+    Ok(BrakePreview {
+        on: true,
+        canary,
+        wait_seconds: if canary > 0 { brake.wait_seconds } else { 0 },
+        optout_threshold: brake.optout_threshold,
+        failure_threshold: brake.failure_threshold,
+        off: None,
+    })
 }
 
 /// Who would receive the broadcast now, and who would not and why.
@@ -99,6 +153,15 @@ pub fn preview(store: &Store, id: i64) -> Result<Preview> {
             }
         })
         .collect();
+    let brake = brake_preview(
+        conn,
+        id,
+        b.gate_category() == Category::Marketing,
+        decisions.len() as u64,
+    )?;
+    if let Some(n) = settings::quiet_hours_notice(conn)? {
+        warnings.push(n.to_string());
+    }
     Ok(Preview {
         broadcast: id,
         audience: decisions.len(),
@@ -106,7 +169,8 @@ pub fn preview(store: &Store, id: i64) -> Result<Preview> {
         excluded: decisions.len() - allowed,
         by_reason,
         rate,
-        estimated_seconds: allowed as f64 / rate,
+        estimated_seconds: allowed as f64 / rate + brake.wait_seconds as f64,
+        brake,
         warnings,
     })
 }
@@ -120,4 +184,3 @@ fn tier_limit(tier: &str) -> Option<u64> {
         None => n.parse().ok(),
     }
 }
-

@@ -74,4 +74,3 @@ pub fn recipients(conn: &Connection, id: i64) -> Result<Vec<Recipient>> {
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
-

@@ -24,7 +24,8 @@ pub const HELD_BACK_CODES: &[i64] = &[131049, 130472];
 pub const STOPPED_MARKETING: i64 = 131050;
 
 /// SQL true for a consent event (`e`) that is a customer's own opt-out signal.
-pub(crate) const OWN_OPT_OUT: &str = "(((e.source_kind = 'keyword' OR e.source_kind = 'button') AND e.state = 'opted_out')
+pub(crate) const OWN_OPT_OUT: &str =
+    "(((e.source_kind = 'keyword' OR e.source_kind = 'button') AND e.state = 'opted_out')
      OR (e.source_kind = 'meta_signal' AND e.subject = 'meta_blocked' AND e.state = 'set'
          AND e.evidence_ref LIKE 'user_preferences%'))";
 
@@ -170,7 +171,13 @@ pub fn results(conn: &Connection, id: i64) -> Result<Results> {
                 Option<i64>,
                 Option<String>,
                 u64,
-            ) = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?);
+            ) = (
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            );
             r.recipients += n;
             let held = code.is_some_and(|c| HELD_BACK_CODES.contains(&c));
             let stopped = code == Some(STOPPED_MARKETING);

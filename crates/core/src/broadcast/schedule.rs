@@ -215,11 +215,7 @@ pub async fn run(db: Database, client: Arc<Client>, s: Scheduler, stop: Arc<Atom
                         Due::Start(id) => (id, Start::Scheduled),
                         Due::Resume(id) => (id, Start::Automatic(PauseKind::QuietHours)),
                     };
-                    if !running
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(id)
-                    {
+                    if !running.lock().unwrap_or_else(|p| p.into_inner()).insert(id) {
                         continue;
                     }
                     let mut opts = engine::Options::owner(rate, s.drain.clone());

@@ -232,6 +232,12 @@ pub async fn run(
 ) -> Result<Outcome> {
     let mut store = db.open()?;
     let b = get(store.conn(), id)?;
+    if b.state == "finished" || b.state == "cancelled" {
+        return Err(Error::invalid(format!(
+            "broadcast {id} is {}; nothing to send",
+            b.state
+        )));
+    }
     let category = b.gate_category();
     let marketing = category == Category::Marketing;
     let plan = Plan::load(store.conn())?;
