@@ -32,7 +32,7 @@ pub(crate) const OWN_OPT_OUT: &str =
 /// One opt-out attributed to the broadcast.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct OptOut {
+pub struct AttributedOptOut {
     pub contact_id: i64,
     pub phone: String,
     pub name: String,
@@ -47,7 +47,11 @@ pub struct OptOut {
 }
 
 /// The opt-outs attributed to broadcast `id`, one per person, in the order they happened.
-pub fn attributed(conn: &Connection, id: i64, window: chrono::Duration) -> Result<Vec<OptOut>> {
+pub fn attributed(
+    conn: &Connection,
+    id: i64,
+    window: chrono::Duration,
+) -> Result<Vec<AttributedOptOut>> {
     let sql = format!(
         "SELECT r.contact_id, c.phone, c.name, e.id, e.source_kind, r.delivered_at, e.occurred_at
          FROM broadcast_recipients r
@@ -76,7 +80,7 @@ pub fn attributed(conn: &Connection, id: i64, window: chrono::Duration) -> Resul
         if a - d > window || !seen.insert(contact_id) {
             continue;
         }
-        out.push(OptOut {
+        out.push(AttributedOptOut {
             contact_id,
             phone: r.get(1)?,
             name: r.get(2)?,
@@ -119,7 +123,7 @@ pub struct Results {
     /// Still to send, or held as unknown.
     pub queued: u64,
     pub unknown: u64,
-    pub opt_outs: Vec<OptOut>,
+    pub opt_outs: Vec<AttributedOptOut>,
     /// Recipients who wrote to the shop within the window after delivery.
     pub replied: u64,
     /// Percentages of delivered; `None` before anything was delivered.

@@ -246,7 +246,11 @@ pub async fn run(
             n(s);
         }
     };
-    // Quiet hours first: a marketing broadcast waits for the morning, replies never do.
+    // Quiet hours first: a marketing broadcast waits for the morning, replies never do. Once
+    // they are over, a quiet-hours pause is stale whoever starts it.
+    if plan.quiet_until(&opts.clock.now()).is_none() {
+        store.with_tx(|tx| pauses::clear(tx, id, Clearer::Automatic(PauseKind::QuietHours)))?;
+    }
     let quiet_ok = opts.during_quiet_hours.is_some() || quiet_override(&store, id)?;
     if marketing && !quiet_ok {
         if let Some(until) = plan.quiet_until(&opts.clock.now()) {
