@@ -14,8 +14,9 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
+use optdesk_core::broadcast::{engine, schedule};
 use optdesk_core::Core;
-use tauri::Manager;
+use tauri::{Emitter, Manager};
 
 pub use error::{AppError, AppResult, Kind};
 
@@ -90,6 +91,39 @@ pub fn run() {
                         );
                     }
                 }
+            });
+            // Scheduled broadcasts start at their time while the window is open, and marketing
+            // paused for quiet hours resumes in the morning; each run's end reaches the window.
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let desk = handle.state::<Desk>();
+                let Ok(client) = desk.core.client() else {
+                    return; // not connected to WhatsApp: nothing could be sent anyway
+                };
+                let drain = match engine::Drain::from_settings(
+                    &desk.core.store(),
+                    desk.core.secrets(),
+                ) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        eprintln!("OptDesk: scheduled broadcasts cannot start: {e}");
+                        return;
+                    }
+                };
+                let db = desk.core.database().clone();
+                let told = handle.clone();
+                let s = schedule::Scheduler {
+                    every: std::time::Duration::from_secs(5),
+                    clock: optdesk_core::time::Clock::system(),
+                    drain,
+                    report: Arc::new(move |id, r| {
+                        let _ = told.emit(
+                            "broadcast-scheduled-run",
+                            serde_json::json!({"id": id, "outcome": r.as_ref().map_err(|e| e.to_string())}),
+                        );
+                    }),
+                };
+                schedule::run(db, Arc::new(client), s, Arc::new(AtomicBool::new(false))).await;
             });
             // The daily rolling backup (the last 7) runs beside the window, never in its way.
             std::thread::spawn(move || {
