@@ -190,6 +190,9 @@ pub fn missed(conn: &Connection) -> Result<Vec<i64>> {
         .collect::<rusqlite::Result<_>>()?)
 }
 
+/// Told how each run the scheduler starts ends.
+pub type Report = Arc<dyn Fn(i64, &Result<engine::Outcome>) + Send + Sync>;
+
 /// How the scheduler runs: how often it looks, the clock, and what to do with a run's end.
 #[derive(Clone)]
 pub struct Scheduler {
@@ -197,7 +200,7 @@ pub struct Scheduler {
     pub clock: Clock,
     pub drain: engine::Drain,
     /// Told each run's outcome (or error), for the app's events and the CLI's log.
-    pub report: Arc<dyn Fn(i64, &Result<engine::Outcome>) + Send + Sync>,
+    pub report: Report,
 }
 
 /// Runs until `stop` is set: every `every`, starts what is due and resumes what quiet hours

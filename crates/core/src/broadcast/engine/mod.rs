@@ -48,7 +48,7 @@ pub struct Options {
     /// Where "now" comes from for quiet hours (tests hold it).
     pub clock: Clock,
     /// Told what the engine is waiting for (the brake's wait after the canary).
-    pub notice: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    pub notice: Option<Notice>,
 }
 
 impl Options {
@@ -67,6 +67,9 @@ impl Options {
         }
     }
 }
+
+/// Where the engine says what it is waiting for.
+pub type Notice = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Who starts a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
