@@ -75,6 +75,36 @@ pub fn run(store: &Store) -> Result<Vec<Check>> {
         "SQLite's integrity check passes".into(),
         "",
     ));
+    let h = crate::health::get(conn)?;
+    out.push(match h.warning() {
+        Some(w) => check(
+            "number_health",
+            false,
+            w,
+            "marketing broadcasts that were scheduled or sending are paused; read the last broadcasts' results (`optdesk broadcast results ID`), then resume one with `optdesk broadcast send ID`",
+        ),
+        None => check(
+            "number_health",
+            true,
+            match (&h.quality, &h.messaging_limit) {
+                (None, None) => "WhatsApp has not reported on the number's quality yet".into(),
+                (q, l) => format!(
+                    "quality {}, messaging limit {}",
+                    q.as_deref().unwrap_or("not reported"),
+                    l.as_deref().unwrap_or("not reported")
+                ),
+            },
+            "",
+        ),
+    });
+    if let Some(n) = crate::settings::quiet_hours_notice(conn)? {
+        out.push(check(
+            "quiet_hours",
+            false,
+            n.to_string(),
+            "choose: `optdesk config set quiet_hours 21:00-08:00` or `optdesk config set quiet_hours off`",
+        ));
+    }
     let v = ledger::verify(store)?;
     out.push(match &v.problem {
         None => check("ledger", true, format!("{} events, hash chain intact, {} contacts' consent matches it", v.events, v.contacts), ""),

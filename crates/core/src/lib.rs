@@ -19,6 +19,7 @@ pub mod error;
 pub mod export;
 
 pub mod gate;
+pub mod health;
 pub mod import;
 pub mod keywords;
 

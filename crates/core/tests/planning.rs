@@ -301,3 +301,90 @@ fn quiet_hours_hold_a_scheduled_marketing_broadcast_and_release_it_in_the_mornin
         ]
     );
 }
+
+fn webhook(s: &mut Shop, field: &str, value: serde_json::Value) {
+    let body = serde_json::json!({"object": "whatsapp_business_account",
+        "entry": [{"id": WABA_ID, "changes": [{"field": field, "value": value}]}]});
+    optdesk_core::webhook::store_in_inbox(&mut s.store, body.to_string().as_bytes()).unwrap();
+    let p = optdesk_core::webhook::process::Processor::from_settings(s.store.conn()).unwrap();
+    let r = optdesk_core::webhook::process::process_pending(&mut s.store, &p).unwrap();
+    assert_eq!(r.failed, 0, "{field}: {r:?}");
+}
+
+fn open_kinds(s: &Shop, id: i64) -> Vec<PauseKind> {
+    broadcast::pauses::open(s.store.conn(), id)
+        .unwrap()
+        .iter()
+        .map(|p| p.kind)
+        .collect()
+}
+
+#[test]
+fn a_flagged_number_pauses_scheduled_marketing_and_a_paused_template_its_broadcasts() {
+    let mut s = shop(&["+447700900001"]);
+    let clock = Clock::manual(at("2026-12-05T07:00:00Z"));
+    let scheduled = create(&mut s.store);
+    schedule::schedule(&mut s.store, scheduled, "2026-12-05 09:30", None, &clock).unwrap();
+    let draft = create(&mut s.store); // not scheduled: nothing to pause
+    webhook(
+        &mut s,
+        "phone_number_quality_update",
+        serde_json::json!({"display_phone_number": "447911123400", "event": "FLAGGED",
+                           "current_limit": "TIER_2K"}),
+    );
+    let h = optdesk_core::health::get(s.store.conn()).unwrap();
+    assert_eq!(h.quality.as_deref(), Some("RED"));
+    assert!(h.warning().unwrap().contains("quality is low"));
+    assert_eq!(open_kinds(&s, scheduled), vec![PauseKind::Quality]);
+    assert!(open_kinds(&s, draft).is_empty());
+    // The scheduler does not start it at its time: the owner confirms first.
+    clock.set(at("2026-12-05T08:30:30Z"));
+    assert!(schedule::tick(&mut s.store, &clock).unwrap().is_empty());
+    let audit = optdesk_core::audit::run(&s.store).unwrap();
+    let c = audit.iter().find(|c| c.name == "number_health").unwrap();
+    assert!(!c.ok && c.finding.contains("flagged"), "{c:?}");
+
+    // A template paused by WhatsApp pauses the broadcasts using it; approved again, it lets go.
+    let other = create(&mut s.store);
+    broadcast::set_stopped(&mut s.store, other, false).unwrap();
+    s.store
+        .with_tx(|tx| {
+            broadcast::pauses::clear(
+                tx,
+                other,
+                broadcast::pauses::Clearer::Owner { quiet_hours: true },
+            )
+        })
+        .unwrap();
+    // (paused, with nothing open: as after an engine stopped by a template error is resumed)
+    webhook(
+        &mut s,
+        "message_template_status_update",
+        serde_json::json!({"event": "PAUSED", "message_template_id": "1",
+            "message_template_name": "promo", "message_template_language": "en_GB",
+            "reason": "Low quality"}),
+    );
+    assert!(open_kinds(&s, other).contains(&PauseKind::Template));
+    let why = broadcast::get(s.store.conn(), other)
+        .unwrap()
+        .pause_reason
+        .unwrap();
+    assert!(
+        why.contains("WhatsApp paused the template promo (en_GB): Low quality"),
+        "{why}"
+    );
+    webhook(
+        &mut s,
+        "message_template_status_update",
+        serde_json::json!({"event": "APPROVED", "message_template_id": "1", "reason": "NONE"}),
+    );
+    assert!(open_kinds(&s, other).is_empty());
+    assert!(
+        schedule::tick(&mut s.store, &clock)
+            .unwrap()
+            .contains(&Due::Resume(other)),
+        "the scheduler resumes what only the template held"
+    );
+    // The scheduled one is still held by the quality drop.
+    assert_eq!(open_kinds(&s, scheduled), vec![PauseKind::Quality]);
+}

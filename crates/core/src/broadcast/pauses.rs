@@ -215,6 +215,62 @@ pub fn held_only_by(conn: &Connection, kind: PauseKind) -> Result<Vec<i64>> {
     Ok(ids)
 }
 
+/// WhatsApp changed a template's status: PAUSED, DISABLED or REJECTED pause the broadcasts that
+/// use it (running, paused or scheduled), with Meta's reason; APPROVED again clears that reason.
+pub fn for_template(
+    tx: &Tx<'_>,
+    name: &str,
+    language: &str,
+    status: &str,
+    reason: Option<&str>,
+) -> Result<()> {
+    let ids: Vec<i64> = tx
+        .prepare_cached(
+            "SELECT id FROM broadcasts WHERE template_name = ?1 AND language = ?2
+               AND (state = 'sending' OR state = 'paused' OR (state = 'draft' AND scheduled_at IS NOT NULL))",
+        )?
+        .query_map(params![name, language], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let status = status.trim().to_ascii_uppercase();
+    for id in ids {
+        match status.as_str() {
+            "PAUSED" | "DISABLED" | "REJECTED" => add(
+                tx,
+                id,
+                &NewPause::new(
+                    PauseKind::Template,
+                    format!(
+                        "template: WhatsApp {} the template {name} ({language}){}",
+                        status.to_ascii_lowercase(),
+                        reason.map(|r| format!(": {r}")).unwrap_or_default()
+                    ),
+                ),
+            )?,
+            "APPROVED" | "REINSTATED" => {
+                clear(tx, id, Clearer::Automatic(PauseKind::Template))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Paused broadcasts that nothing holds any more because an automatic resume cleared their last
+/// reason (a template approved again): the scheduler starts them.
+pub fn released(conn: &Connection) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT b.id FROM broadcasts b WHERE b.state = 'paused'
+           AND NOT EXISTS (SELECT 1 FROM broadcast_pauses p WHERE p.broadcast_id = b.id AND p.cleared_at IS NULL)
+           AND (SELECT p.cleared_by FROM broadcast_pauses p WHERE p.broadcast_id = b.id
+                ORDER BY p.cleared_at DESC, p.id DESC LIMIT 1) LIKE 'automatic:%'
+         ORDER BY b.id",
+    )?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

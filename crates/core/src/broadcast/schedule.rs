@@ -177,6 +177,11 @@ pub fn tick(store: &mut Store, clock: &Clock) -> Result<Vec<Due>> {
             due.push(Due::Resume(id));
         }
     }
+    for id in pauses::released(store.conn())? {
+        if !due.contains(&Due::Resume(id)) {
+            due.push(Due::Resume(id));
+        }
+    }
     Ok(due)
 }
 

@@ -424,6 +424,20 @@ ALTER TABLE broadcasts ADD COLUMN started_at TEXT;
 INSERT INTO settings (key, value) SELECT 'quiet_hours', 'off' FROM installation;
 INSERT INTO settings (key, value) SELECT 'quiet_hours_notice', 'pending' FROM installation;
 "#,
+    // 12: the number's health as WhatsApp reports it (one row): quality, messaging limit and
+    // the account, with the last event and whether the owner has seen a drop.
+    r#"
+CREATE TABLE number_health (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    quality         TEXT CHECK (quality = 'GREEN' OR quality = 'YELLOW' OR quality = 'RED'),
+    messaging_limit TEXT,
+    account_problem TEXT,                   -- a violation, restriction or ban, in a sentence
+    last_event      TEXT,                   -- e.g. phone_number_quality_update: FLAGGED
+    last_detail     TEXT,                   -- JSON, as WhatsApp sent it
+    updated_at      TEXT
+) STRICT;
+INSERT INTO number_health (id) VALUES (1);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -177,6 +177,14 @@ pub fn apply_status_update(
         .execute(params![status, reason, wa_template_id, name, language])?)
 }
 
+/// The name and language of the template Meta knows by `wa_template_id`.
+pub fn name_language(conn: &Connection, wa_template_id: &str) -> Result<Option<(String, String)>> {
+    Ok(conn
+        .prepare_cached("SELECT name, language FROM templates WHERE wa_template_id = ?1")?
+        .query_row([wa_template_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
 pub fn list(conn: &Connection) -> Result<Vec<StoredTemplate>> {
     let mut stmt = conn.prepare(
         "SELECT name, language, category, status, quality, parameter_format, wa_template_id,

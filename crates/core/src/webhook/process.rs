@@ -204,8 +204,23 @@ fn handle_part(tx: &Tx<'_>, p: &Processor, inbox_id: i64, part: &Part) -> Result
                 &t.event,
                 t.reason.as_deref(),
             )?;
+            let named = match (name_language, t.template_id.as_deref()) {
+                (Some((n, l)), _) => Some((n.to_string(), l.to_string())),
+                (None, Some(id)) => templates::name_language(tx, id)?,
+                (None, None) => None,
+            };
+            if let Some((name, language)) = named {
+                crate::broadcast::pauses::for_template(
+                    tx,
+                    &name,
+                    &language,
+                    &t.event,
+                    t.reason.as_deref(),
+                )?;
+            }
             Ok(())
         }
+        PartKind::Health(h) => crate::health::apply(tx, &h.field, &h.event, &h.detail),
         PartKind::Bad(reason) => Err(Error::invalid(reason.clone())),
     }
 }

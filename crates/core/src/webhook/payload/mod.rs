@@ -51,6 +51,7 @@ pub enum PartKind {
     Status(Status),
     Preference(Preference),
     TemplateStatus(TemplateStatus),
+    Health(Health),
     /// A part that could not be read: kept with the reason, never applied.
     Bad(String),
 }
@@ -111,7 +112,32 @@ pub fn parts(body: &[u8]) -> Result<Vec<Part>, Unreadable> {
                         raw: Value::Object(value),
                     })
                 }
-                _ => {} // echoes, account updates, quality… not this receiver's business
+                Some("phone_number_quality_update") | Some("account_update") => {
+                    let kind = match string(value.get("event")) {
+                        Some(event) => PartKind::Health(Health {
+                            field: field.clone().unwrap_or_default(),
+                            event,
+                            detail: Value::Object(value.clone()),
+                        }),
+                        None => PartKind::Bad(format!(
+                            "a {} without an event",
+                            field.as_deref().unwrap_or_default()
+                        )),
+                    };
+                    out.push(Part {
+                        path,
+                        kind,
+                        envelope: Arc::new(Envelope {
+                            object: object.clone(),
+                            entry_id: entry_id.clone(),
+                            field,
+                            value: Map::new(),
+                        }),
+                        array: None,
+                        raw: Value::Object(value),
+                    })
+                }
+                _ => {} // echoes, template categories… not this receiver's business yet
             }
         }
     }

@@ -163,3 +163,14 @@ pub struct TemplateStatus {
     pub language: Option<String>,
     pub reason: Option<String>,
 }
+
+/// `phone_number_quality_update` or `account_update`: the number's quality or messaging limit
+/// changed, or something happened to the account.
+#[derive(Debug, Clone)]
+pub struct Health {
+    /// `phone_number_quality_update` or `account_update`.
+    pub field: String,
+    pub event: String,
+    /// The rest of the value (limits, violation or restriction details), as it came.
+    pub detail: serde_json::Value,
+}
