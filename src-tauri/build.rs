@@ -20,6 +20,8 @@ const COMMANDS: &[&str] = &[
     "broadcast_send",
     "broadcast_stop",
     "broadcast_resolve",
+    "broadcast_schedule",
+    "broadcast_results",
     "optouts_list",
     "review_list",
     "review_decide",

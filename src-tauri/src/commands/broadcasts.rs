@@ -68,6 +68,7 @@ pub async fn broadcast_send<R: Runtime>(
     desk: State<'_, Desk>,
     id: i64,
     without_relay: Option<bool>,
+    during_quiet_hours: Option<bool>,
 ) -> AppResult<()> {
     desk.core.store().quick_check()?;
     let client = Arc::new(desk.core.client()?);
@@ -96,6 +97,9 @@ pub async fn broadcast_send<R: Runtime>(
             id,
             engine::Options {
                 without_relay,
+                during_quiet_hours: during_quiet_hours
+                    .unwrap_or(false)
+                    .then(|| "the owner, asked in the app".to_string()),
                 ..engine::Options::owner(rate, drain)
             },
             stop.clone(),
@@ -173,4 +177,39 @@ pub async fn broadcast_resolve(desk: State<'_, Desk>, id: i64, resend: bool) -> 
         id,
         resend,
     )?)
+}
+
+/// Starts it later, at a time in the shop's zone ("2026-12-05 09:30", as the date-time field
+/// gives it); the app or `optdesk serve` starts it then.
+#[tauri::command]
+pub async fn broadcast_schedule(
+    desk: State<'_, Desk>,
+    id: i64,
+    at: String,
+    late_ok: Option<String>,
+) -> AppResult<broadcast::schedule::Schedule> {
+    Ok(broadcast::schedule::schedule(
+        &mut desk.core.store(),
+        id,
+        &at.replace('T', " "),
+        late_ok.as_deref().filter(|l| !l.trim().is_empty()),
+        &optdesk_core::time::Clock::system(),
+    )?)
+}
+
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Serialize)]
+pub struct ResultsView {
+    pub results: broadcast::results::Results,
+    pub pauses: Vec<broadcast::pauses::Pause>,
+}
+
+/// What a broadcast did, who opted out after it, and every pause it had.
+#[tauri::command]
+pub async fn broadcast_results(desk: State<'_, Desk>, id: i64) -> AppResult<ResultsView> {
+    let store = desk.core.store();
+    Ok(ResultsView {
+        results: broadcast::results::results(store.conn(), id)?,
+        pauses: broadcast::pauses::history(store.conn(), id)?,
+    })
 }

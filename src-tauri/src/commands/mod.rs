@@ -29,6 +29,8 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         broadcasts::broadcast_send,
         broadcasts::broadcast_stop,
         broadcasts::broadcast_resolve,
+        broadcasts::broadcast_schedule,
+        broadcasts::broadcast_results,
         optouts::optouts_list,
         optouts::review_list,
         optouts::review_decide,

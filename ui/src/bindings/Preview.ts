@@ -6,4 +6,9 @@ export type Preview = { broadcast: number, audience: number, will_receive: numbe
 /**
  * Including the brake's wait after the canary.
  */
-estimated_seconds: number, brake: BrakePreview, warnings: Array<string>, };
+estimated_seconds: number, brake: BrakePreview, 
+/**
+ * A marketing broadcast started now would meet quiet hours: until when (the app asks
+ * before sending; the CLI needs `--during-quiet-hours`).
+ */
+quiet_now: string | null, warnings: Array<string>, };

@@ -17,7 +17,9 @@ import type { Proof } from "../bindings/Proof";
 import type { ReceiverStatus } from "../bindings/ReceiverStatus";
 import type { Report } from "../bindings/Report";
 import type { ReviewItem } from "../bindings/ReviewItem";
+import type { ResultsView } from "../bindings/ResultsView";
 import type { Row } from "../bindings/Row";
+import type { Schedule } from "../bindings/Schedule";
 import type { SecretKind } from "../bindings/SecretKind";
 import type { SecretState } from "../bindings/SecretState";
 import type { Setting } from "../bindings/Setting";
@@ -50,7 +52,10 @@ export interface Backend {
   broadcastsList(): Promise<Summary[]>;
   broadcastCreate(input: CreateInput): Promise<number>;
   broadcastPreview(id: number): Promise<Preview>;
-  broadcastSend(id: number, withoutRelay?: boolean): Promise<void>;
+  broadcastSend(id: number, withoutRelay?: boolean, duringQuietHours?: boolean): Promise<void>;
+  /** `at` is the shop's local time, as a datetime-local field gives it. */
+  broadcastSchedule(id: number, at: string, lateOk?: string): Promise<Schedule>;
+  broadcastResults(id: number): Promise<ResultsView>;
   broadcastStop(id: number, cancel: boolean): Promise<void>;
   broadcastResolve(id: number, resend: boolean): Promise<number>;
   optoutsList(): Promise<OptOut[]>;

@@ -31,7 +31,10 @@ export const tauriBackend: Backend = {
   broadcastsList: () => invoke("broadcasts_list"),
   broadcastCreate: (input) => invoke("broadcast_create", { input }),
   broadcastPreview: (id) => invoke("broadcast_preview", { id }),
-  broadcastSend: (id, withoutRelay) => invoke("broadcast_send", { id, withoutRelay: withoutRelay ?? false }),
+  broadcastSend: (id, withoutRelay, duringQuietHours) =>
+    invoke("broadcast_send", { id, withoutRelay: withoutRelay ?? false, duringQuietHours: duringQuietHours ?? false }),
+  broadcastSchedule: (id, at, lateOk) => invoke("broadcast_schedule", { id, at, lateOk: lateOk ?? null }),
+  broadcastResults: (id) => invoke("broadcast_results", { id }),
   broadcastStop: (id, cancel) => invoke("broadcast_stop", { id, cancel }),
   broadcastResolve: (id, resend) => invoke("broadcast_resolve", { id, resend }),
   optoutsList: () => invoke("optouts_list"),

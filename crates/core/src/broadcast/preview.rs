@@ -34,6 +34,9 @@ pub struct Preview {
     /// Including the brake's wait after the canary.
     pub estimated_seconds: f64,
     pub brake: BrakePreview,
+    /// A marketing broadcast started now would meet quiet hours: until when (the app asks
+    /// before sending; the CLI needs `--during-quiet-hours`).
+    pub quiet_now: Option<String>,
     pub warnings: Vec<String>,
 }
 
@@ -159,6 +162,23 @@ pub fn preview(store: &Store, id: i64) -> Result<Preview> {
         b.gate_category() == Category::Marketing,
         decisions.len() as u64,
     )?;
+    let plan = super::plan::Plan::load(conn)?;
+    let overridden: Option<String> = conn.query_row(
+        "SELECT quiet_hours_override FROM broadcasts WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    let quiet_now = (b.gate_category() == Category::Marketing && overridden.is_none())
+        .then(|| plan.quiet_until(&time::now()))
+        .flatten()
+        .map(|until| {
+            format!(
+                "it is quiet hours ({} in {}) until {}",
+                plan.quiet.map(|q| q.text()).unwrap_or_default(),
+                plan.zone.name(),
+                plan.local_text(&until)
+            )
+        });
     if let Some(n) = settings::quiet_hours_notice(conn)? {
         warnings.push(n.to_string());
     }
@@ -171,6 +191,7 @@ pub fn preview(store: &Store, id: i64) -> Result<Preview> {
         rate,
         estimated_seconds: allowed as f64 / rate + brake.wait_seconds as f64,
         brake,
+        quiet_now,
         warnings,
     })
 }
