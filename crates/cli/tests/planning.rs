@@ -66,16 +66,27 @@ fn the_brake_pauses_after_the_canary_when_people_opt_out_and_resume_goes_on_once
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "the brake must stop it: {stderr}");
+    // It trips as soon as enough STOPs are in (three at least): how many of the four, and how
+    // many of the canary's delivery statuses came first, depends on timing.
     assert!(
-        stderr.contains("the brake: 4 of 40 delivered (10.0%) opted out"),
+        (stderr.contains("the brake: 3 of ") || stderr.contains("the brake: 4 of "))
+            && stderr.contains("opted out after this broadcast reached them"),
         "{stderr}"
     );
-    assert_eq!(
-        template_sends(&env).len(),
-        40,
-        "nobody after the canary is sent to before resume"
+    let before_resume = template_sends(&env).len();
+    assert!(
+        (4..=40).contains(&before_resume),
+        "nobody after the canary is sent to before resume: {before_resume}"
     );
-    let r = env.json(&["broadcast", "results", &id, "--json"]);
+    // The fourth STOP may still be on its way.
+    let until = Instant::now() + Duration::from_secs(10);
+    let r = loop {
+        let r = env.json(&["broadcast", "results", &id, "--json"]);
+        if r["opt_outs"].as_array().unwrap().len() == 4 || Instant::now() > until {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let who: Vec<&str> = r["opt_outs"]
         .as_array()
         .unwrap()
@@ -89,12 +100,9 @@ fn the_brake_pauses_after_the_canary_when_people_opt_out_and_resume_goes_on_once
     assert!(r["opt_outs"][0]["event_id"].as_i64().unwrap() > 0);
     assert_eq!(r["opt_outs"][0]["source_kind"], "keyword");
     assert_eq!(r["pauses"][0]["kind"], "brake");
-    assert_eq!(r["pauses"][0]["figures"]["opted_out"], 4);
+    assert!(r["pauses"][0]["figures"]["opted_out"].as_i64().unwrap() >= 3);
     let text = env.ok(&["broadcast", "results", &id]);
-    assert!(
-        text.contains("Opted out after it: 4 (10% of delivered"),
-        "{text}"
-    );
+    assert!(text.contains("Opted out after it: 4 ("), "{text}");
 
     // The owner resumes: the same four do not trip it again, and everyone else gets it once.
     env.ok(&["broadcast", "send", &id, "--rate", "400"]);
