@@ -44,6 +44,9 @@ pub enum Command {
     /// Send an approved template to an audience, never to anyone whose consent does not allow it.
     #[command(subcommand, visible_alias = "broadcast")]
     Broadcasts(BroadcastsCmd),
+    /// The rate card broadcast previews estimate costs from (Meta's prices per market).
+    #[command(subcommand)]
+    Pricing(PricingCmd),
     /// Check the opt-out data: ledger, queues, templates, receiver, review queue, confirmations.
     Audit {
         #[arg(long)]
@@ -245,6 +248,26 @@ pub enum BroadcastsCmd {
     },
     /// Every broadcast.
     List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricingCmd {
+    /// Replace the rate card with a CSV file: a Market column (and Countries for regions such
+    /// as "Rest of Western Europe"), Currency, and Marketing/Utility/Authentication/Service.
+    Import {
+        file: std::path::PathBuf,
+        /// Where it comes from ("Meta rate card, downloaded 2026-11-30").
+        #[arg(long)]
+        source: String,
+        /// The date its rates apply from.
+        #[arg(long, value_name = "DATE")]
+        effective: String,
+    },
+    /// The rate card loaded, if any.
+    Show {
         #[arg(long)]
         json: bool,
     },

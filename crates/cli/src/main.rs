@@ -59,6 +59,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Credentials(c) => cmd::credentials::run(ctx, c),
         Command::Templates(c) => cmd::templates::run(ctx, c),
         Command::Broadcasts(c) => cmd::broadcasts::run(ctx, c),
+        Command::Pricing(c) => cmd::results::pricing(ctx, c),
         Command::Signups(c) => cmd::signups::run(ctx, c),
         Command::Retention(args::RetentionCmd::Apply { dry_run, json }) => {
             let mut ctx = ctx;

@@ -96,6 +96,31 @@ fn main() {
         p.audience, p.will_receive, p.excluded, times[2]
     );
 
+    // The same preview with a rate card loaded: the cost of every recipient, by market.
+    optdesk_core::pricing::import(
+        &mut store,
+        b"Market,Countries,Marketing,Utility\nUnited Kingdom,,0.0529,0.0220\nSpain,,0.0615,0.0200\nOther,,0.0604,0.0077\n",
+        "benchmark card",
+        "2026-10-01",
+    )
+    .expect("rate card");
+    let mut times = Vec::new();
+    let mut priced = None;
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        priced = Some(broadcast::preview(&store, all).expect("preview"));
+        times.push(t0.elapsed());
+    }
+    times.sort();
+    let cost = priced.and_then(|p| p.cost).expect("priced");
+    println!(
+        "preview with the cost estimate ({:.2} {} over {} markets): median {:?}",
+        cost.total,
+        cost.currency,
+        cost.by_market.len(),
+        times[2]
+    );
+
     let cfg = GraphConfig {
         base_url: fake.url.clone(),
         version: "v25.0".into(),

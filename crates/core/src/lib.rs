@@ -27,6 +27,7 @@ pub mod ledger;
 pub mod model;
 pub mod optouts;
 pub mod phone;
+pub mod pricing;
 pub mod reachability;
 pub mod receiver;
 pub mod relay;

@@ -141,6 +141,33 @@ pub fn for_spreadsheet(e164: &str) -> String {
         .unwrap_or_else(|_| e164.to_string())
 }
 
+/// The country (ISO code) an E.164 number belongs to: `+34612345678` → `ES`, `+1 416…` → `CA`.
+pub fn region_of(e164: &str) -> Option<String> {
+    let db = &shared().db;
+    let n = phonenumber::parse_with(db, None, e164).ok()?;
+    n.metadata(db).map(|m| m.id().to_string())
+}
+
+/// The main country of an E.164 number's calling code (`+44 7911 1…`, a Guernsey number, → `GB`;
+/// any `+1` → `US`): Meta prices messages by calling code.
+pub fn calling_code_region(e164: &str) -> Option<String> {
+    calling_code_regions(e164).and_then(|(_, r)| r.first().map(|r| r.to_string()))
+}
+
+/// An E.164 number's calling code and the countries that share it, main country first, read
+/// from its first digits without parsing it (calling codes are prefix-free).
+pub fn calling_code_regions(e164: &str) -> Option<(u16, Vec<&'static str>)> {
+    let digits = e164.strip_prefix('+')?;
+    let db: &'static Database = &shared().db;
+    for len in 1..=3 {
+        let code: u16 = digits.get(..len)?.parse().ok()?;
+        if let Some(regions) = db.region(&code) {
+            return Some((code, regions));
+        }
+    }
+    None
+}
+
 fn parse_e164(db: &Database, input: &str, region: Option<Region>) -> Result<String> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
@@ -306,5 +333,34 @@ mod tests {
     #[test]
     fn national_display() {
         assert_eq!(national("+447911123456"), "07911 123456");
+    }
+}
+
+#[cfg(test)]
+mod region_tests {
+    #[test]
+    fn the_country_of_a_number() {
+        for (n, want) in [
+            ("+447911100000", "GG"), // libphonenumber: 07911 1… is Guernsey
+            ("+447400123456", "GB"),
+            ("+34612345678", "ES"),
+            ("+14165550123", "CA"),
+            ("+14155552671", "US"),
+            ("+61412345678", "AU"),
+        ] {
+            assert_eq!(super::region_of(n).as_deref(), Some(want), "{n}");
+        }
+        assert_eq!(
+            super::calling_code_region("+447911100000").as_deref(),
+            Some("GB")
+        );
+        assert_eq!(
+            super::calling_code_region("+14165550123").as_deref(),
+            Some("US")
+        );
+        assert_eq!(
+            super::calling_code_region("+34612345678").as_deref(),
+            Some("ES")
+        );
     }
 }

@@ -1,8 +1,10 @@
-//! `optdesk broadcast results ID`: what a broadcast did, and who opted out after it.
+//! `optdesk broadcast results ID`: what a broadcast did, and who opted out after it; and
+//! `optdesk pricing …`, the rate card its cost comes from.
 
 use optdesk_core::broadcast::{pauses, results};
 
 use super::{Ctx, Error};
+use crate::args::PricingCmd;
 use crate::{out, CliResult, Done};
 
 fn pct(r: Option<f64>) -> String {
@@ -104,6 +106,40 @@ pub fn print(ctx: &Ctx, id: i64, json: bool) -> CliResult {
                 .map(|c| format!(" — resumed {c}"))
                 .unwrap_or_default()
         );
+    }
+    Ok(Done::Ok)
+}
+
+pub fn pricing(mut ctx: Ctx, cmd: PricingCmd) -> CliResult {
+    match cmd {
+        PricingCmd::Import {
+            file,
+            source,
+            effective,
+        } => {
+            let bytes = std::fs::read(&file)?;
+            let c = optdesk_core::pricing::import(&mut ctx.store, &bytes, &source, &effective)?;
+            println!(
+                "Rate card loaded: {} rates for {} markets in {}, from {} (rates from {}).",
+                c.rates, c.markets, c.currency, c.source, c.effective
+            );
+        }
+        PricingCmd::Show { json } => {
+            let c = optdesk_core::pricing::card(ctx.store.conn())?;
+            if json {
+                out::json(&c)?;
+            } else {
+                match c {
+                    Some(c) => println!(
+                        "{} rates for {} markets in {}, from {} (rates from {}; imported {}).",
+                        c.rates, c.markets, c.currency, c.source, c.effective, c.imported_at
+                    ),
+                    None => println!(
+                        "No rate card is loaded: previews give no cost. Import Meta's with `optdesk pricing import FILE --source … --effective DATE`."
+                    ),
+                }
+            }
+        }
     }
     Ok(Done::Ok)
 }

@@ -37,6 +37,8 @@ pub struct Preview {
     /// A marketing broadcast started now would meet quiet hours: until when (the app asks
     /// before sending; the CLI needs `--during-quiet-hours`).
     pub quiet_now: Option<String>,
+    /// What it will cost, from the imported rate card; `None` when none is loaded.
+    pub cost: Option<crate::pricing::Estimate>,
     pub warnings: Vec<String>,
 }
 
@@ -124,6 +126,11 @@ pub fn preview(store: &Store, id: i64) -> Result<Preview> {
                 .push(phones.get(cid).cloned().unwrap_or_default()),
         }
     }
+    let allowed_phones = decisions
+        .iter()
+        .filter(|(_, d)| matches!(d, Decision::Allowed))
+        .filter_map(|(cid, _)| phones.get(cid).map(String::as_str));
+    let cost = crate::pricing::estimate(conn, &b.category, allowed_phones)?;
     let rate = send_rate(conn)?;
     let mut warnings = Vec::new();
     if b.gate_category() == Category::Marketing && us > 0 {
@@ -179,6 +186,11 @@ pub fn preview(store: &Store, id: i64) -> Result<Preview> {
                 plan.local_text(&until)
             )
         });
+    if cost.is_none() && allowed > 0 {
+        warnings.push(
+            "no rate card is loaded, so there is no cost estimate: import Meta's with `optdesk pricing import FILE`".to_string(),
+        );
+    }
     if let Some(n) = settings::quiet_hours_notice(conn)? {
         warnings.push(n.to_string());
     }
@@ -192,6 +204,7 @@ pub fn preview(store: &Store, id: i64) -> Result<Preview> {
         estimated_seconds: allowed as f64 / rate + brake.wait_seconds as f64,
         brake,
         quiet_now,
+        cost,
         warnings,
     })
 }

@@ -15,6 +15,14 @@
 mod cells;
 mod columns;
 mod country;
+
+/// A country as people write it (an ISO code, or its name in English or the local language).
+pub fn country_code(cell: &str) -> Option<String> {
+    match country::country(cell)? {
+        country::CountryCell::Region(r) => Some(r.code()),
+        country::CountryCell::CallingCode(_) => None,
+    }
+}
 mod read;
 mod row;
 mod scan;

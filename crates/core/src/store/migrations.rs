@@ -438,6 +438,26 @@ CREATE TABLE number_health (
 ) STRICT;
 INSERT INTO number_health (id) VALUES (1);
 "#,
+    // 13: the rate card the cost estimate reads: Meta's price per market and category, as the
+    // owner imported it, with where it came from and from when it applies.
+    r#"
+CREATE TABLE rate_card (
+    region   TEXT NOT NULL,                 -- ISO country code, or '*' for every other market
+    market   TEXT NOT NULL,                 -- as the card names it
+    category TEXT NOT NULL CHECK (category = 'marketing' OR category = 'utility'
+                OR category = 'authentication' OR category = 'service'),
+    rate     REAL NOT NULL CHECK (rate >= 0),
+    currency TEXT NOT NULL,
+    PRIMARY KEY (region, category)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE rate_card_source (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    source      TEXT NOT NULL,
+    effective   TEXT NOT NULL,              -- the date the rates apply from
+    file_sha256 TEXT NOT NULL,
+    imported_at TEXT NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The schema version this build writes.
