@@ -211,6 +211,8 @@ pub struct Week {
     pub week_start: String,
     pub opt_ins: u64,
     pub opt_outs: u64,
+    /// The days (YYYY-MM-DD) broadcasts went out in this week, for the chart's marks.
+    pub broadcast_days: Vec<String>,
 }
 
 /// The last `weeks` weeks, oldest first, every week present (zeros included) so a chart's bars
@@ -225,8 +227,18 @@ pub fn weekly(store: &Store, weeks: u32, now: time::Timestamp) -> Result<Vec<Wee
             week_start: (first + Duration::weeks(i64::from(w))).to_string(),
             opt_ins: 0,
             opt_outs: 0,
+            broadcast_days: Vec::new(),
         })
         .collect();
+    for day in crate::broadcast::started_days(store.conn(), &first.to_string())? {
+        let Ok(date) = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d") else {
+            continue;
+        };
+        let index = (date - first).num_days() / 7;
+        if let Some(week) = usize::try_from(index).ok().and_then(|i| out.get_mut(i)) {
+            week.broadcast_days.push(day);
+        }
+    }
     let mut stmt = store.conn().prepare(
         "SELECT substr(occurred_at, 1, 10), state FROM consent_events
          WHERE subject IN ('marketing', 'utility') AND state IN ('opted_in', 'opted_out')

@@ -288,6 +288,10 @@ fn quiet_hours_hold_a_scheduled_marketing_broadcast_and_release_it_in_the_mornin
         Outcome::Finished { .. }
     ));
     assert_eq!(s.fake.state().accepted.len(), 3);
+    // The Opt-outs chart marks the week it went out.
+    let weeks = optdesk_core::optouts::weekly(&s.store, 2, time::now()).unwrap();
+    let today = time::now().format("%Y-%m-%d").to_string();
+    assert_eq!(weeks.last().unwrap().broadcast_days, vec![today]);
     let history = broadcast::pauses::history(s.store.conn(), id).unwrap();
     let kinds: Vec<(PauseKind, Option<String>)> = history
         .iter()

@@ -3,4 +3,8 @@
 /**
  * Opt-ins and opt-outs recorded in one week (weeks start on Monday, UTC).
  */
-export type Week = { week_start: string, opt_ins: number, opt_outs: number, };
+export type Week = { week_start: string, opt_ins: number, opt_outs: number, 
+/**
+ * The days (YYYY-MM-DD) broadcasts went out in this week, for the chart's marks.
+ */
+broadcast_days: Array<string>, };

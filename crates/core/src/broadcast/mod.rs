@@ -284,6 +284,17 @@ pub fn list(conn: &Connection) -> Result<Vec<Summary>> {
         .collect()
 }
 
+/// The days (UTC, YYYY-MM-DD) broadcasts started on, from `since` (a date), each once.
+pub fn started_days(conn: &Connection, since: &str) -> Result<Vec<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT DISTINCT substr(started_at, 1, 10) FROM broadcasts
+             WHERE started_at IS NOT NULL AND started_at >= ?1 ORDER BY 1",
+        )?
+        .query_map([since], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
 /// Asks the engine to stop after what is in flight (`paused`), or for good (`cancelled`).
 pub fn set_stopped(store: &mut Store, id: i64, cancel: bool) -> Result<()> {
     let b = get(store.conn(), id)?;
