@@ -57,7 +57,7 @@ describe("Broadcasts", () => {
     const preview: Preview = {
       broadcast: 9, audience: 3, will_receive: 3, excluded: 0, by_reason: [], rate: 20, estimated_seconds: 1,
       brake: { on: true, canary: 0, wait_seconds: 0, optout_threshold: 2, failure_threshold: 20, off: null },
-      quiet_now: "it is quiet hours (21:00-08:00 in Europe/Madrid) until Sun 6 Dec 2026 08:00", warnings: [],
+      quiet_now: "it is quiet hours (21:00-08:00 in Europe/Madrid) until Sun 6 Dec 2026 08:00", cost: null, warnings: [],
     };
     fake.templatesList = async () => [template];
     fake.broadcastCreate = async () => 9;

@@ -290,6 +290,15 @@ fn normalize_tags(tags: &[String]) -> Result<Vec<String>> {
 }
 
 /// Adds a contact. Refuses a number already present or on the suppression list.
+/// How many contacts there are (erased ones are not).
+pub fn count(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM contacts WHERE erased_at IS NULL",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 pub fn add(store: &mut Store, e164: &str, name: &str, tags: &[String]) -> Result<Contact> {
     let tags = normalize_tags(tags)?;
     store.with_tx(|tx| {

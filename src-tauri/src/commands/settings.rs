@@ -33,6 +33,8 @@ pub struct AppStatus {
     pub webhook_confirmed: bool,
     /// A change to the routing made outside OptDesk, in a sentence (a banner).
     pub webhook_drift: Option<String>,
+    /// The number's quality or account needs the owner, in a sentence (a banner).
+    pub health: Option<String>,
 }
 
 #[tauri::command]
@@ -55,13 +57,8 @@ pub async fn app_status(desk: State<'_, Desk>) -> AppResult<AppStatus> {
         receiver: desk.receiver.status(),
         last_event_at: webhook::last_event_at(&store)?,
         review_open: optouts::review_list(&store, false)?.len(),
-        contacts: conn
-            .query_row(
-                "SELECT count(*) FROM contacts WHERE erased_at IS NULL",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(optdesk_core::Error::from)?,
+        contacts: optdesk_core::contacts::count(conn)?,
+        health: optdesk_core::health::get(conn)?.warning(),
         database: desk.core.database().path.display().to_string(),
     })
 }

@@ -19,4 +19,8 @@ webhookConfirmed: boolean,
 /**
  * A change to the routing made outside OptDesk, in a sentence (a banner).
  */
-webhookDrift: string | null, };
+webhookDrift: string | null, 
+/**
+ * The number's quality or account needs the owner, in a sentence (a banner).
+ */
+health: string | null, };

@@ -12,7 +12,7 @@ export function fakeBackend(rows: Row[]): Backend & { calls: [string, unknown][]
       businessName: "Bakery Sol", connected: false,
       receiver: { running: false, port: null, url: null, public_url: null, error: null },
       lastEventAt: null, reviewOpen: 0, contacts: data.length, database: "/tmp/fake",
-      webhookConfirmed: false, webhookDrift: null,
+      webhookConfirmed: false, webhookDrift: null, health: null,
     }),
     contactsList: async () => data.slice(),
     contactDetail: unused,
