@@ -392,3 +392,62 @@ fn a_flagged_number_pauses_scheduled_marketing_and_a_paused_template_its_broadca
     // The scheduled one is still held by the quality drop.
     assert_eq!(open_kinds(&s, scheduled), vec![PauseKind::Quality]);
 }
+
+#[test]
+fn a_running_marketing_broadcast_pauses_when_quiet_hours_begin_and_goes_on_in_the_morning() {
+    let phones: Vec<String> = (0..20).map(|i| format!("+4474001234{i:02}")).collect();
+    let refs: Vec<&str> = phones.iter().map(String::as_str).collect();
+    let mut s = shop(&refs);
+    let id = create(&mut s.store);
+    let clock = Clock::manual(at("2026-12-05T19:59:00Z")); // 20:59 in Madrid
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut opts = engine::Options::owner(20.0, engine::Drain::NotRelay);
+    opts.clock = clock.clone();
+    // Once a few have gone, the clock reaches 21:00: the engine must stop claiming.
+    let moved = clock.clone();
+    let outcome = rt
+        .block_on(engine::run(
+            &s.db,
+            s.client.clone(),
+            id,
+            opts,
+            Arc::new(AtomicBool::new(false)),
+            move |c, _| {
+                if c.sent >= 3 {
+                    moved.set(at("2026-12-05T20:00:01Z"));
+                }
+            },
+        ))
+        .unwrap();
+    match outcome {
+        Outcome::Stopped { state, reason, .. } => {
+            assert_eq!(state, "paused");
+            assert!(reason.contains("quiet hours"), "{reason}");
+        }
+        o => panic!("{o:?}"),
+    }
+    let first = s.fake.state().accepted.len();
+    assert!((3..20).contains(&first), "{first} sent before 21:00");
+    clock.set(at("2026-12-06T07:00:30Z")); // 08:00:30 in Madrid
+    assert_eq!(
+        schedule::tick(&mut s.store, &clock).unwrap(),
+        vec![Due::Resume(id)]
+    );
+    let mut opts = engine::Options::owner(200.0, engine::Drain::NotRelay);
+    opts.clock = clock.clone();
+    opts.start = Start::Automatic(PauseKind::QuietHours);
+    let outcome = rt
+        .block_on(engine::run(
+            &s.db,
+            s.client.clone(),
+            id,
+            opts,
+            Arc::new(AtomicBool::new(false)),
+            |_, _| {},
+        ))
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Finished { .. }), "{outcome:?}");
+    let sent = s.fake.state().accepted.clone();
+    let unique: std::collections::HashSet<&String> = sent.iter().collect();
+    assert_eq!((sent.len(), unique.len()), (20, 20), "everyone once");
+}
