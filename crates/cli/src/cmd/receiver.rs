@@ -2,8 +2,6 @@
 
 use std::net::SocketAddr;
 
-use serde::Serialize;
-
 use optdesk_core::broadcast::{engine, schedule};
 use optdesk_core::receiver::{self, Config};
 use optdesk_core::secrets::{system_store, SecretKind, SecretStore};
@@ -94,26 +92,10 @@ pub fn serve(ctx: Ctx, listen: SocketAddr) -> CliResult {
     Ok(Done::Ok)
 }
 
-#[derive(Serialize)]
-struct Failed {
-    id: i64,
-    received_at: String,
-    attempts: i64,
-    error: String,
-}
-
 pub fn inbox(mut ctx: Ctx, cmd: InboxCmd) -> CliResult {
     match cmd {
         InboxCmd::List { json } => {
-            let failed: Vec<Failed> = ctx
-                .store
-                .conn()
-                .prepare("SELECT id, received_at, attempts, error FROM inbox WHERE error IS NOT NULL AND processed_at IS NULL ORDER BY id")
-                .map_err(optdesk_core::Error::from)?
-                .query_map([], |r| Ok(Failed { id: r.get(0)?, received_at: r.get(1)?, attempts: r.get(2)?, error: r.get(3)? }))
-                .map_err(optdesk_core::Error::from)?
-                .collect::<Result<_, _>>()
-                .map_err(optdesk_core::Error::from)?;
+            let failed = process::failed(&ctx.store)?;
             if json {
                 out::json(&failed)?;
             } else if failed.is_empty() {

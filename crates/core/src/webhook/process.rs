@@ -125,6 +125,32 @@ pub fn process_batch(store: &mut Store, p: &Processor, report: &mut ProcessRepor
     Ok(true)
 }
 
+/// A body (or a part kept on its own) whose processing failed, kept for `inbox retry`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Failed {
+    pub id: i64,
+    pub received_at: String,
+    pub attempts: i64,
+    pub error: String,
+}
+
+/// The bodies that failed and wait for a retry, oldest first.
+pub fn failed(store: &Store) -> Result<Vec<Failed>> {
+    let mut stmt = store.conn().prepare(
+        "SELECT id, received_at, attempts, error FROM inbox
+         WHERE error IS NOT NULL AND processed_at IS NULL ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Failed {
+            id: r.get(0)?,
+            received_at: r.get(1)?,
+            attempts: r.get(2)?,
+            error: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Puts failed bodies back in line; returns how many.
 pub fn retry_failed(store: &mut Store) -> Result<usize> {
     Ok(store.conn().execute(
