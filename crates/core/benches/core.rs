@@ -62,6 +62,7 @@ fn audience(c: &mut Criterion) {
     let store = imported(&dir, &csv);
     let policy = Policy {
         frequency_cap: Some(chrono::Duration::hours(24)),
+        hold_us_marketing: true,
     };
     let now = time::now();
     let mut g = c.benchmark_group("audience");

@@ -290,6 +290,31 @@ fn normalize_tags(tags: &[String]) -> Result<Vec<String>> {
 }
 
 /// Adds a contact. Refuses a number already present or on the suppression list.
+/// WhatsApp held this person's marketing back: 131049 until `until`, or 130472 (an
+/// experiment) until they next write. Not consent: nothing goes in the ledger.
+pub fn hold_back(conn: &Connection, id: ContactId, code: i64, until: &str) -> Result<()> {
+    if code == 130472 {
+        conn.prepare_cached("UPDATE contacts SET held_for_experiment = 1 WHERE id = ?1")?
+            .execute([id.0])?;
+    } else {
+        conn.prepare_cached(
+            "UPDATE contacts SET held_back_until = ?2 WHERE id = ?1
+               AND (held_back_until IS NULL OR held_back_until < ?2)",
+        )?
+        .execute(params![id.0, until])?;
+    }
+    Ok(())
+}
+
+/// They wrote: WhatsApp's experiment hold (130472) ends with the window they opened.
+pub fn wrote(conn: &Connection, id: ContactId) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE contacts SET held_for_experiment = 0 WHERE id = ?1 AND held_for_experiment = 1",
+    )?
+    .execute([id.0])?;
+    Ok(())
+}
+
 /// How many contacts there are (erased ones are not).
 pub fn count(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row(

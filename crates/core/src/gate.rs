@@ -7,7 +7,10 @@
 //!
 //! Reasons are tried in one fixed order (DESIGN.md) and the first that applies is the answer:
 //! suppressed → opted out → (marketing) blocked by Meta → (marketing) review pending →
-//! unreachable → (marketing) no opt-in on record → (marketing) frequency cap.
+//! unreachable → (marketing) no opt-in on record → (marketing) frequency cap → (marketing) held
+//! back by WhatsApp. Held back is not opted out: 131049 holds a person's marketing for 24
+//! hours, 130472 (an experiment group) until they next write, and WhatsApp does not deliver
+//! marketing to US numbers; none of them is a consent signal, and none is in the ledger.
 
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde::Serialize;
@@ -27,6 +30,12 @@ pub struct GateState {
     pub review_pending: bool,
     pub unreachable: bool,
     pub last_marketing_at: Option<Timestamp>,
+    /// 131049: WhatsApp's per-person marketing limit, until this time.
+    pub held_back_until: Option<Timestamp>,
+    /// 130472: in WhatsApp's experiment group, until they next write.
+    pub held_for_experiment: bool,
+    /// A US number (WhatsApp does not deliver marketing templates to them).
+    pub us_number: bool,
 }
 
 /// The shop's rules beside consent.
@@ -34,6 +43,8 @@ pub struct GateState {
 pub struct Policy {
     /// At most one marketing message per contact within this window; `None` for no cap.
     pub frequency_cap: Option<chrono::Duration>,
+    /// Hold marketing to US numbers back instead of paying for sends WhatsApp will not deliver.
+    pub hold_us_marketing: bool,
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -47,6 +58,7 @@ pub enum BlockReason {
     Unreachable,
     NoOptIn,
     FrequencyCap,
+    HeldBack,
 }
 
 impl BlockReason {
@@ -60,6 +72,7 @@ impl BlockReason {
             BlockReason::Unreachable => "WhatsApp cannot deliver to this number",
             BlockReason::NoOptIn => "no opt-in on record",
             BlockReason::FrequencyCap => "already messaged within the frequency cap",
+            BlockReason::HeldBack => "held back by WhatsApp (its per-person marketing limit, an experiment, or a US number): not an opt-out",
         }
     }
 }
@@ -99,6 +112,12 @@ pub fn check(s: &GateState, category: Category, now: Timestamp, policy: &Policy)
         Some(NoOptIn)
     } else if marketing && within_cap(s.last_marketing_at, now, policy) {
         Some(FrequencyCap)
+    } else if marketing
+        && (s.held_back_until.is_some_and(|t| now < t)
+            || s.held_for_experiment
+            || (s.us_number && policy.hold_us_marketing))
+    {
+        Some(HeldBack)
     } else {
         None
     };
@@ -115,11 +134,17 @@ fn within_cap(last: Option<Timestamp>, now: Timestamp, policy: &Policy) -> bool 
 // An erased row counts as suppressed in its own right, even after its suppression entry ends.
 const STATE_SQL: &str =
     "SELECT c.id, s.phone_hash IS NOT NULL OR c.erased_at IS NOT NULL, c.marketing, c.utility,
-        c.meta_blocked, c.review_pending, c.unreachable, c.last_marketing_at
+        c.meta_blocked, c.review_pending, c.unreachable, c.last_marketing_at,
+        c.held_back_until, c.held_for_experiment, c.phone
     FROM contacts c LEFT JOIN suppressions s ON s.phone_hash = c.phone_hash";
 
 fn read_state(r: &Row<'_>) -> rusqlite::Result<(ContactId, GateState)> {
     let last = r.get_ref(7)?.as_str_or_null()?.and_then(time::from_db);
+    let held = r.get_ref(8)?.as_str_or_null()?.and_then(time::from_db);
+    // Only +1 numbers are parsed: the US shares its calling code with Canada and the Caribbean.
+    let phone = r.get_ref(10)?.as_str()?;
+    let us_number =
+        phone.starts_with("+1") && crate::phone::region_of(phone).as_deref() == Some("US");
     Ok((
         ContactId(r.get(0)?),
         GateState {
@@ -130,6 +155,9 @@ fn read_state(r: &Row<'_>) -> rusqlite::Result<(ContactId, GateState)> {
             review_pending: r.get(5)?,
             unreachable: r.get(6)?,
             last_marketing_at: last,
+            held_back_until: held,
+            held_for_experiment: r.get(9)?,
+            us_number,
         },
     ))
 }
@@ -198,6 +226,7 @@ mod tests {
     fn cap() -> Policy {
         Policy {
             frequency_cap: Some(Duration::hours(24)),
+            hold_us_marketing: true,
         }
     }
 
@@ -238,6 +267,9 @@ mod tests {
             review_pending: true,
             unreachable: true,
             last_marketing_at: Some(now() - Duration::hours(1)),
+            held_back_until: Some(now() + Duration::hours(1)),
+            held_for_experiment: true,
+            us_number: true,
         };
         let mut seen = Vec::new();
         loop {
@@ -253,6 +285,16 @@ mod tests {
                         Unreachable => s.unreachable = false,
                         NoOptIn => s.marketing = Some(ConsentState::OptedIn),
                         FrequencyCap => s.last_marketing_at = None,
+                        HeldBack => {
+                            // Each hold alone holds it back.
+                            if s.held_back_until.take().is_none() {
+                                if s.held_for_experiment {
+                                    s.held_for_experiment = false;
+                                } else {
+                                    s.us_number = false;
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -266,7 +308,10 @@ mod tests {
                 ReviewPending,
                 Unreachable,
                 NoOptIn,
-                FrequencyCap
+                FrequencyCap,
+                HeldBack,
+                HeldBack,
+                HeldBack
             ]
         );
     }
@@ -290,6 +335,30 @@ mod tests {
             ..opted_in()
         };
         assert_eq!(gate(&s, Category::Utility), Decision::Blocked(Suppressed));
+    }
+
+    #[test]
+    fn held_back_is_marketing_only_and_ends_as_whatsapp_says() {
+        let mut s = opted_in();
+        s.held_back_until = Some(now() + Duration::minutes(1));
+        assert_eq!(gate(&s, Category::Marketing), Decision::Blocked(HeldBack));
+        assert_eq!(gate(&s, Category::Utility), Decision::Allowed);
+        s.held_back_until = Some(now());
+        assert_eq!(
+            gate(&s, Category::Marketing),
+            Decision::Allowed,
+            "24 hours are over"
+        );
+        s.us_number = true;
+        assert_eq!(gate(&s, Category::Marketing), Decision::Blocked(HeldBack));
+        let send_anyway = Policy {
+            hold_us_marketing: false,
+            ..cap()
+        };
+        assert_eq!(
+            check(&s, Category::Marketing, now(), &send_anyway),
+            Decision::Allowed
+        );
     }
 
     #[test]

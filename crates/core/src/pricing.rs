@@ -287,13 +287,11 @@ pub struct Estimate {
     pub by_market: Vec<MarketCost>,
     /// Recipients in markets the card prices neither by name nor by "Other".
     pub unpriced: u64,
-    /// US numbers left out of a marketing estimate: Meta does not deliver marketing to them.
-    pub us_marketing: u64,
     pub card: Card,
 }
 
-/// The cost of sending a `category` template to `phones` (those the gate lets through, less
-/// those WhatsApp will refuse anyway), or `None` when no rate card is loaded.
+/// The cost of sending a `category` template to `phones` (those the gate lets through: held
+/// back, US marketing included, is not counted), or `None` when no rate card is loaded.
 pub fn estimate<'a>(
     conn: &Connection,
     category: &str,
@@ -314,29 +312,23 @@ pub fn estimate<'a>(
         .collect::<rusqlite::Result<_>>()?;
     let mut by: BTreeMap<String, (u64, f64)> = BTreeMap::new();
     let mut unpriced = 0;
-    let mut us_marketing = 0;
     for phone in phones {
         // Meta prices by the country calling code: a country the card names, else the main
         // country of its calling code (Guernsey's +44 is the United Kingdom's), else "Other".
         // The number is parsed only where its own country matters: a shared calling code whose
-        // other countries the card prices apart, or +1 marketing (none is delivered to the US).
-        let Some((code, regions)) = crate::phone::calling_code_regions(phone) else {
+        // other countries the card prices apart. (US marketing is held back by the gate before
+        // it gets here, as are WhatsApp's other holds.)
+        let Some((_, regions)) = crate::phone::calling_code_regions(phone) else {
             unpriced += 1;
             continue;
         };
         let main = regions.first().copied().unwrap_or_default().to_string();
-        let own = regions.len() > 1
-            && ((code == 1 && category == "marketing")
-                || regions[1..].iter().any(|r| rates.contains_key(*r)));
+        let own = regions.len() > 1 && regions[1..].iter().any(|r| rates.contains_key(*r));
         let region = if own {
             crate::phone::region_of(phone).unwrap_or_else(|| main.clone())
         } else {
             main.clone()
         };
-        if category == "marketing" && region == "US" {
-            us_marketing += 1;
-            continue;
-        }
         match rates
             .get(&region)
             .or_else(|| rates.get(&main))
@@ -363,7 +355,6 @@ pub fn estimate<'a>(
         total: by_market.iter().map(|m| m.cost).sum(),
         by_market,
         unpriced,
-        us_marketing,
         card,
     }))
 }

@@ -378,6 +378,12 @@ pub const KEYS: &[Key] = &[
         check: plan::check_percent,
     },
     Key {
+        name: "hold_us_marketing",
+        help: "on: marketing to US numbers is held back instead of sent (WhatsApp does not deliver it, and may charge)",
+        default: Some("on"),
+        check: plan::check_on_off,
+    },
+    Key {
         name: "receiver_port",
         help: "the port the desktop app's webhook receiver listens on; set while it is on, so it starts with the app",
         default: None,

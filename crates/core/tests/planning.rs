@@ -451,3 +451,94 @@ fn a_running_marketing_broadcast_pauses_when_quiet_hours_begin_and_goes_on_in_th
     let unique: std::collections::HashSet<&String> = sent.iter().collect();
     assert_eq!((sent.len(), unique.len()), (20, 20), "everyone once");
 }
+
+#[test]
+fn held_back_by_whatsapp_is_not_an_opt_out_and_ends_when_whatsapp_says() {
+    let phones = [
+        "+447400123401",
+        "+447400123402",
+        "+447400123403",
+        "+14155552671",
+    ];
+    let mut s = shop(&phones);
+    s.fake
+        .state()
+        .reject_with
+        .insert("447400123401".into(), 131049);
+    s.fake
+        .state()
+        .reject_with
+        .insert("447400123402".into(), 130472);
+    let id = create(&mut s.store);
+    let p = broadcast::preview(&s.store, id).unwrap();
+    let held: Vec<_> = p
+        .by_reason
+        .iter()
+        .filter(|r| r.reason == optdesk_core::gate::BlockReason::HeldBack)
+        .collect();
+    assert_eq!(
+        held[0].phones,
+        vec!["+14155552671".to_string()],
+        "US marketing is held back"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let run = |s: &Shop, id: i64| {
+        let mut opts = engine::Options::owner(100.0, engine::Drain::NotRelay);
+        opts.clock = Clock::manual(at("2026-12-05T12:00:00Z")); // midday: not quiet hours
+        rt.block_on(engine::run(
+            &s.db,
+            s.client.clone(),
+            id,
+            opts,
+            Arc::new(AtomicBool::new(false)),
+            |_, _| {},
+        ))
+        .unwrap()
+    };
+    assert!(matches!(run(&s, id), Outcome::Finished { .. }));
+    let r = results::results(s.store.conn(), id).unwrap();
+    assert_eq!((r.sent, r.held_back, r.failed), (1, 3, 0), "{r:#?}");
+    // Nobody opted out: the ledger has no event from WhatsApp's holds.
+    for p in &phones[..2] {
+        let c = optdesk_core::contacts::require(s.store.conn(), p).unwrap();
+        assert_eq!(c.marketing, Some(ConsentState::OptedIn), "{p}");
+    }
+    // The next broadcast holds both back: 131049 for a day, 130472 until they write.
+    let next = create(&mut s.store);
+    let held = |s: &Shop, id: i64| -> Vec<String> {
+        broadcast::preview(&s.store, id)
+            .unwrap()
+            .by_reason
+            .into_iter()
+            .filter(|r| r.reason == optdesk_core::gate::BlockReason::HeldBack)
+            .flat_map(|r| r.phones)
+            .collect()
+    };
+    assert_eq!(held(&s, next), vec![phones[3], phones[0], phones[1]]); // sorted
+    let now = time::now().timestamp().to_string();
+    webhook(
+        &mut s,
+        "messages",
+        serde_json::json!({"messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "447911123400", "phone_number_id": PHONE_NUMBER_ID},
+            "contacts": [{"profile": {"name": "B"}, "wa_id": "447400123402"}],
+            "messages": [{"from": "447400123402", "id": "wamid.HI", "timestamp": now, "type": "text", "text": {"body": "Hello, is the shop open?"}}]}),
+    );
+    assert_eq!(
+        held(&s, next),
+        vec![phones[3], phones[0]],
+        "writing ends the experiment hold"
+    );
+    // A day later the limit's hold is over (moved back instead of waiting a day).
+    s.store
+        .conn()
+        .execute(
+            "UPDATE contacts SET held_back_until = ?1 WHERE phone = ?2",
+            rusqlite::params![
+                time::to_db(&(time::now() - chrono::Duration::seconds(1))),
+                phones[0]
+            ],
+        )
+        .unwrap();
+    assert_eq!(held(&s, next), vec![phones[3]]);
+}

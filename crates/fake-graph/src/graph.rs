@@ -389,6 +389,15 @@ fn send(s: &Shared, body: Value) -> Response {
             Some("Cloud API message throughput has been reached."),
         );
     }
+    if let Some(code) = st.reject_with.get(&to).copied() {
+        let title = match code {
+            131049 => "This message was not delivered to maintain healthy ecosystem engagement.",
+            130472 => "User's number is part of an experiment",
+            131026 => "Message Undeliverable",
+            _ => "Message failed to send",
+        };
+        return error(code, title, None);
+    }
     if st.reject_131050.contains(&to) {
         return error(
             131050,

@@ -105,6 +105,10 @@ pub struct State {
     pub rate_limit_burst: u32,
     /// Sends to these numbers (digits) fail at once with 131050.
     pub reject_131050: HashSet<String>,
+    /// Sends to these numbers (digits) fail at once with this code: 131049 (WhatsApp's
+    /// per-person marketing limit), 130472 (its experiment group), 131026…
+    #[serde(default)]
+    pub reject_with: std::collections::HashMap<String, i64>,
     /// Sends to these numbers are accepted, then a failed status with 131050 is posted.
     pub fail_131050_async: HashSet<String>,
     /// Sends to these numbers (digits) are delivered, then the customer replies with this
@@ -139,6 +143,7 @@ impl Default for State {
             reject_131050: HashSet::new(),
             fail_131050_async: HashSet::new(),
             reply_after_delivery: Default::default(),
+            reject_with: Default::default(),
             delay_ms: 0,
             auto_approve: false,
             webhook: None,

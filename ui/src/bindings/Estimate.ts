@@ -6,8 +6,4 @@ export type Estimate = { currency: string, total: number, by_market: Array<Marke
 /**
  * Recipients in markets the card prices neither by name nor by "Other".
  */
-unpriced: number, 
-/**
- * US numbers left out of a marketing estimate: Meta does not deliver marketing to them.
- */
-us_marketing: number, card: Card, };
+unpriced: number, card: Card, };

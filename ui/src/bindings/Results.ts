@@ -12,7 +12,8 @@ sent: number,
  */
 delivered: number, read: number, failed: number, failed_by_reason: Array<FailedGroup>, 
 /**
- * Held back by WhatsApp (131049 per-user marketing limit, 130472 experiment).
+ * Held back by WhatsApp (131049 per-user marketing limit, 130472 experiment), at send time
+ * or before it (OptDesk holding what WhatsApp would refuse, US numbers included).
  */
 held_back: number, 
 /**

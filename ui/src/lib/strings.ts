@@ -122,6 +122,7 @@ export const reasonLabel: Record<BlockReason | string, string> = {
   unreachable: "Not on WhatsApp",
   review_pending: "Waiting for review",
   frequency_cap: "Messaged recently",
+  held_back: "Held back by WhatsApp (not opted out)",
 };
 
 export function describeEvent(subject: string, state: string, kind: string, at: string): string {

@@ -92,21 +92,13 @@ pub fn run(mut ctx: Ctx, cmd: BroadcastsCmd) -> CliResult {
                 }
                 if let Some(c) = &p.cost {
                     println!(
-                        "It will cost about {:.2} {} ({}, rates from {}){}{}.",
+                        "It will cost about {:.2} {} ({}, rates from {}){}.",
                         c.total,
                         c.currency,
                         c.card.source,
                         c.card.effective,
                         if c.unpriced > 0 {
                             format!("; {} in markets the rate card does not price", c.unpriced)
-                        } else {
-                            String::new()
-                        },
-                        if c.us_marketing > 0 {
-                            format!(
-                                "; {} US numbers not counted (WhatsApp does not deliver marketing to them)",
-                                c.us_marketing
-                            )
                         } else {
                             String::new()
                         }

@@ -251,6 +251,7 @@ pub fn get(conn: &Connection, id: i64) -> Result<Broadcast> {
 pub fn policy(conn: &Connection) -> Result<Policy> {
     Ok(Policy {
         frequency_cap: settings::frequency_cap(conn)?,
+        hold_us_marketing: settings::get(conn, "hold_us_marketing")?.as_deref() != Some("off"),
     })
 }
 

@@ -116,7 +116,9 @@ pub fn preview(store: &Store, id: i64) -> Result<Preview> {
         match d {
             Decision::Allowed => {
                 allowed += 1;
-                if phones.get(cid).is_some_and(|p| p.starts_with("+1")) {
+                if phones.get(cid).is_some_and(|p| {
+                    p.starts_with("+1") && crate::phone::region_of(p).as_deref() == Some("US")
+                }) {
                     us += 1;
                 }
             }
@@ -135,7 +137,7 @@ pub fn preview(store: &Store, id: i64) -> Result<Preview> {
     let mut warnings = Vec::new();
     if b.gate_category() == Category::Marketing && us > 0 {
         warnings.push(format!(
-            "{us} recipient(s) have US (+1) numbers: WhatsApp has been holding back marketing templates to US numbers (error 131049)"
+            "{us} recipient(s) have US numbers and hold_us_marketing is off: WhatsApp has not been delivering marketing templates to US numbers (error 131049), and may charge for them"
         ));
     }
     if let Some(limit) = settings::get(conn, "messaging_limit")?.and_then(|l| tier_limit(&l)) {

@@ -120,7 +120,8 @@ pub struct Results {
     pub read: u64,
     pub failed: u64,
     pub failed_by_reason: Vec<FailedGroup>,
-    /// Held back by WhatsApp (131049 per-user marketing limit, 130472 experiment).
+    /// Held back by WhatsApp (131049 per-user marketing limit, 130472 experiment), at send time
+    /// or before it (OptDesk holding what WhatsApp would refuse, US numbers included).
     pub held_back: u64,
     /// Refused because the person had already stopped marketing in WhatsApp (131050).
     pub stopped_marketing_before: u64,
@@ -189,7 +190,8 @@ pub fn results(conn: &Connection, id: i64) -> Result<Results> {
                 row.get(4)?,
             );
             r.recipients += n;
-            let held = code.is_some_and(|c| HELD_BACK_CODES.contains(&c));
+            let held = code.is_some_and(|c| HELD_BACK_CODES.contains(&c))
+                || reason.as_deref() == Some(crate::gate::BlockReason::HeldBack.describe());
             let stopped = code == Some(STOPPED_MARKETING);
             let delivery_failed = delivery.as_deref() == Some("failed");
             match state.as_str() {
@@ -204,7 +206,7 @@ pub fn results(conn: &Connection, id: i64) -> Result<Results> {
                         _ => {}
                     }
                 }
-                "sent" | "failed" if held => r.held_back += n,
+                "sent" | "failed" | "blocked" if held => r.held_back += n,
                 "sent" | "failed" | "blocked" if stopped => r.stopped_marketing_before += n,
                 "sent" | "failed" => {
                     if state == "sent" {

@@ -458,6 +458,13 @@ CREATE TABLE rate_card_source (
     imported_at TEXT NOT NULL
 ) STRICT;
 "#,
+    // 14: WhatsApp holding a person's marketing back (not consent, so not in the ledger):
+    // 131049 until a time, 130472 until they next write.
+    r#"
+ALTER TABLE contacts ADD COLUMN held_back_until TEXT;
+ALTER TABLE contacts ADD COLUMN held_for_experiment INTEGER NOT NULL DEFAULT 0
+    CHECK (held_for_experiment = 0 OR held_for_experiment = 1);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -30,6 +30,9 @@ pub(super) fn handle(tx: &Tx<'_>, p: &Processor, inbox_id: i64, m: &Message) -> 
         return Ok(()); // seen before: Meta delivered it again
     }
     let s = sender::find(tx, m.from.as_deref(), m.from_user_id.as_deref())?;
+    if let Some(c) = &s.contact {
+        crate::contacts::wrote(tx, c.0)?; // an experiment hold (130472) ends when they write
+    }
     let (verdict, matched): Verdict = match &m.content {
         Content::Text { .. } => {
             let body = text.as_deref().unwrap_or("");

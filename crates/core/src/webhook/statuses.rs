@@ -98,6 +98,22 @@ pub(super) fn handle(tx: &Tx<'_>, p: &Processor, st: &Status) -> Result<()> {
         )?
         .execute(params![reason, e.code, st.id])?;
     }
+    // WhatsApp held it back: not consent, but their marketing waits as WhatsApp asks.
+    if let Some(e) = st
+        .errors
+        .iter()
+        .find(|e| e.code == 131049 || e.code == 130472)
+    {
+        let s = sender::find(
+            tx,
+            st.recipient_id.as_deref(),
+            st.recipient_user_id.as_deref(),
+        )?;
+        if let Some(c) = &s.contact {
+            let until = time::to_db(&(at + chrono::Duration::hours(24)));
+            crate::contacts::hold_back(tx, c.0, e.code, &until)?;
+        }
+    }
     for e in &st.errors {
         let (subject, detail) = match e.code {
             131050 => (

@@ -55,11 +55,12 @@ pub enum ErrorClass {
     Transient,
     /// 131050: the person stopped marketing messages. Never retry; it is an opt-out signal.
     Consent,
-    /// 131026, 131021, 131030, 130472: this recipient cannot get it.
+    /// 131026, 131021, 131030: this recipient cannot get it.
     Recipient,
     /// 131047: the 24-hour window is closed; only a template may go.
     NeedsTemplate,
-    /// 131049: Meta held it back (per-user marketing cap); retry no sooner than a day later.
+    /// 131049 (per-user marketing cap: no sooner than a day later) or 130472 (the person is in
+    /// Meta's experiment group: until they write): held back, not an opt-out.
     HeldByMeta,
     /// 131048: spam rate limit; stop the campaign.
     SpamLimit,
@@ -80,9 +81,9 @@ pub fn classify(code: i64) -> ErrorClass {
         4 | 80007 | 130429 | 131056 => RateLimited,
         1 | 2 | 131000 | 131016 | 131057 | 133004 => Transient,
         131050 => Consent,
-        131026 | 131021 | 131030 | 130472 => Recipient,
+        131026 | 131021 | 131030 => Recipient,
         131047 => NeedsTemplate,
-        131049 => HeldByMeta,
+        131049 | 130472 => HeldByMeta,
         131048 => SpamLimit,
         132000..=132018 => Template,
         3 | 10 | 200..=299 => Permission,
@@ -107,7 +108,7 @@ impl ErrorClass {
             Consent => "this person stopped marketing messages in WhatsApp; only they can undo it",
             Recipient => "WhatsApp cannot deliver to this number (not on WhatsApp, or it blocked the business)",
             NeedsTemplate => "more than 24 hours passed since the customer last wrote, so only an approved template can be sent",
-            HeldByMeta => "WhatsApp held this marketing message back to limit how many the person gets; try no sooner than tomorrow",
+            HeldByMeta => "WhatsApp held this marketing message back (its per-person limit, or an experiment group); not an opt-out, and OptDesk holds their marketing until WhatsApp would take it",
             SpamLimit => "WhatsApp limited this number because too many messages were blocked or reported; stop the campaign and check the number's quality",
             Template => "the template or its parameters are not what WhatsApp approved; run `optdesk templates sync` and check the parameters",
             Permission => "the token is missing a permission or access to this WhatsApp account; give the system user whatsapp_business_messaging and whatsapp_business_management and assign it the WhatsApp account",

@@ -101,7 +101,12 @@ pub(super) fn apply(
                                 flag(tx, cid, Subject::Unreachable, "131026: WhatsApp could not deliver to this number", error.details(), &format!("broadcast {id}"))?;
                             }
                         }
-                        ErrorClass::NeedsTemplate | ErrorClass::HeldByMeta | ErrorClass::BadRequest => {
+                        ErrorClass::HeldByMeta => {
+                            set("failed", Some(&format!("{} (code {})", error.class().advice(), error.code)), code, None, cid)?;
+                            let until = time::to_db(&(time::now() + chrono::Duration::hours(24)));
+                            crate::contacts::hold_back(tx, cid, error.code, &until)?;
+                        }
+                        ErrorClass::NeedsTemplate | ErrorClass::BadRequest => {
                             set("failed", Some(&format!("{} (code {})", error.class().advice(), error.code)), code, None, cid)?;
                         }
                         ErrorClass::Auth | ErrorClass::Permission | ErrorClass::Template | ErrorClass::SpamLimit | ErrorClass::Account => {
