@@ -22,6 +22,8 @@ const COMMANDS: &[&str] = &[
     "broadcast_resolve",
     "broadcast_schedule",
     "broadcast_results",
+    "pricing_card",
+    "pricing_import",
     "optouts_list",
     "review_list",
     "review_decide",

@@ -79,3 +79,21 @@ describe("Broadcasts", () => {
     await waitFor(() => expect(fake.calls).toContainEqual(["broadcastSend", [9, false, true]]));
   });
 });
+
+describe("RateCard", () => {
+  test("says when no rate card is loaded, and what is loaded once one is", async () => {
+    const RateCard = (await import("./components/RateCard.svelte")).default;
+    const fake = fakeBackend([]);
+    setBackend(fake);
+    render(RateCard);
+    await screen.findByTestId("rate-card-none");
+    expect((screen.getByTestId("rate-card-import") as HTMLButtonElement).disabled).toBe(true);
+    cleanup();
+    fake.pricingCard = async () => ({
+      source: "Meta rate card", effective: "2026-10-01", imported_at: "2026-12-02T06:00:00Z",
+      currency: "USD", markets: 4, rates: 32,
+    });
+    render(RateCard);
+    expect((await screen.findByTestId("rate-card-loaded")).textContent).toContain("4 markets in USD, from Meta rate card (rates from 2026-10-01)");
+  });
+});

@@ -9,7 +9,7 @@ use tauri::{AppHandle, Emitter, Runtime, State};
 use crate::error::{AppError, Kind};
 use crate::{AppResult, Desk};
 
-fn decode(base64: &str) -> AppResult<Vec<u8>> {
+pub(super) fn decode(base64: &str) -> AppResult<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(base64)
         .map_err(|e| {

@@ -5,6 +5,7 @@ mod broadcasts;
 mod contacts;
 mod import;
 mod optouts;
+mod pricing;
 mod settings;
 mod templates;
 mod webhooks;
@@ -31,6 +32,8 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         broadcasts::broadcast_resolve,
         broadcasts::broadcast_schedule,
         broadcasts::broadcast_results,
+        pricing::pricing_card,
+        pricing::pricing_import,
         optouts::optouts_list,
         optouts::review_list,
         optouts::review_decide,

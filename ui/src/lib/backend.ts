@@ -3,6 +3,7 @@
 import type { AppStatus } from "../bindings/AppStatus";
 import type { Backups } from "../bindings/Backups";
 import type { BroadcastProgress } from "../bindings/BroadcastProgress";
+import type { Card } from "../bindings/Card";
 import type { Check } from "../bindings/Check";
 import type { Checked } from "../bindings/Checked";
 import type { ConsentInput } from "../bindings/ConsentInput";
@@ -56,6 +57,8 @@ export interface Backend {
   /** `at` is the shop's local time, as a datetime-local field gives it. */
   broadcastSchedule(id: number, at: string, lateOk?: string): Promise<Schedule>;
   broadcastResults(id: number): Promise<ResultsView>;
+  pricingCard(): Promise<Card | null>;
+  pricingImport(fileBase64: string, source: string, effective: string): Promise<Card>;
   broadcastStop(id: number, cancel: boolean): Promise<void>;
   broadcastResolve(id: number, resend: boolean): Promise<number>;
   optoutsList(): Promise<OptOut[]>;

@@ -27,7 +27,7 @@ export function fakeBackend(rows: Row[]): Backend & { calls: [string, unknown][]
     },
     importPeek: unused, importRun: unused, templatesList: async () => [], templatesSync: unused,
     templateCheck: unused, broadcastsList: async () => [], broadcastCreate: unused, broadcastPreview: unused,
-    broadcastSend: unused, broadcastSchedule: unused, broadcastResults: unused, broadcastStop: unused, broadcastResolve: unused, optoutsList: async () => [],
+    broadcastSend: unused, broadcastSchedule: unused, broadcastResults: unused, pricingCard: async () => null, pricingImport: unused, broadcastStop: unused, broadcastResolve: unused, optoutsList: async () => [],
     reviewList: async () => [], reviewDecide: unused, consentTrends: async () => [],
     settingsGet: async () => [{ name: "consent_wording", help: "", value: "Yes to offers from Bakery Sol" }],
     settingsSet: unused, secretsStatus: async () => [], secretSet: unused, connectionTest: unused,

@@ -35,6 +35,8 @@ export const tauriBackend: Backend = {
     invoke("broadcast_send", { id, withoutRelay: withoutRelay ?? false, duringQuietHours: duringQuietHours ?? false }),
   broadcastSchedule: (id, at, lateOk) => invoke("broadcast_schedule", { id, at, lateOk: lateOk ?? null }),
   broadcastResults: (id) => invoke("broadcast_results", { id }),
+  pricingCard: () => invoke("pricing_card"),
+  pricingImport: (fileBase64, source, effective) => invoke("pricing_import", { fileBase64, source, effective }),
   broadcastStop: (id, cancel) => invoke("broadcast_stop", { id, cancel }),
   broadcastResolve: (id, resend) => invoke("broadcast_resolve", { id, resend }),
   optoutsList: () => invoke("optouts_list"),
