@@ -542,3 +542,94 @@ fn held_back_by_whatsapp_is_not_an_opt_out_and_ends_when_whatsapp_says() {
         .unwrap();
     assert_eq!(held(&s, next), vec![phones[3]]);
 }
+
+#[test]
+fn a_template_recategorised_to_marketing_gates_the_rest_as_marketing_and_tells_the_owner() {
+    // Two opted in to marketing, one who only gets utility messages (no marketing opt-in).
+    let mut s = shop(&["+447400123401", "+447400123402"]);
+    optdesk_core::contacts::add(&mut s.store, "+447400123403", "", &[]).unwrap();
+    let t = FakeTemplate::approved("order_ready", "en_GB", "UTILITY", 0);
+    s.fake.state().add_template(t.clone());
+    templates::sync(
+        &mut s.store,
+        &[Template {
+            id: "2".into(),
+            name: t.name,
+            language: t.language,
+            status: t.status,
+            category: t.category,
+            components: t.components,
+            parameter_format: None,
+            quality_score: None,
+            rejected_reason: None,
+        }],
+    )
+    .unwrap();
+    let id = broadcast::create(
+        &mut s.store,
+        &NewBroadcast {
+            name: None,
+            template: "order_ready".into(),
+            language: "en_GB".into(),
+            params: Default::default(),
+            tags: vec![],
+            override_reason: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(broadcast::preview(&s.store, id).unwrap().will_receive, 3);
+    // Started, then paused by the owner before anyone was sent to.
+    s.store
+        .conn()
+        .execute(
+            "UPDATE broadcasts SET state = 'sending' WHERE id = ?1",
+            [id],
+        )
+        .unwrap();
+    broadcast::set_stopped(&mut s.store, id, false).unwrap();
+    webhook(
+        &mut s,
+        "template_category_update",
+        serde_json::json!({"message_template_id": "2", "message_template_name": "order_ready",
+            "message_template_language": "en_GB", "previous_category": "UTILITY", "new_category": "MARKETING"}),
+    );
+    assert!(open_kinds(&s, id).contains(&PauseKind::Template));
+    let why = broadcast::get(s.store.conn(), id)
+        .unwrap()
+        .pause_reason
+        .unwrap();
+    assert!(
+        why.contains("re-categorised order_ready (en_GB) from UTILITY to MARKETING"),
+        "{why}"
+    );
+    let p = broadcast::preview(&s.store, id).unwrap();
+    assert_eq!(
+        p.will_receive, 2,
+        "the one without a marketing opt-in is left out now"
+    );
+    let mut opts = engine::Options::owner(100.0, engine::Drain::NotRelay);
+    opts.clock = Clock::manual(at("2026-12-05T12:00:00Z"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let out = rt
+        .block_on(engine::run(
+            &s.db,
+            s.client.clone(),
+            id,
+            opts,
+            Arc::new(AtomicBool::new(false)),
+            |_, _| {},
+        ))
+        .unwrap();
+    assert!(matches!(out, Outcome::Finished { .. }), "{out:?}");
+    let sent = s.fake.state().accepted.clone();
+    assert_eq!(sent.len(), 2);
+    assert!(!sent.contains(&"447400123403".to_string()));
+    // A notice of a change to come changes nothing yet.
+    webhook(
+        &mut s,
+        "template_category_update",
+        serde_json::json!({"message_template_id": "1", "message_template_name": "promo",
+            "message_template_language": "en_GB", "correct_category": "UTILITY", "new_category": "MARKETING",
+            "category_update_timestamp": 1767225600}),
+    );
+}

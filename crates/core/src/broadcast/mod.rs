@@ -285,6 +285,50 @@ pub fn list(conn: &Connection) -> Result<Vec<Summary>> {
         .collect()
 }
 
+/// WhatsApp re-categorised a template. Broadcasts using it that are not over are gated by the
+/// stricter of the two from now on: to marketing, their category changes and they pause so the
+/// owner knows (the rest need an opt-in now); to utility, they keep the marketing gate (failing
+/// closed), and only new broadcasts are gated as utility.
+pub fn recategorised(
+    tx: &crate::store::Tx<'_>,
+    name: &str,
+    language: &str,
+    new: &str,
+) -> Result<()> {
+    if Category::of_template(new) != Category::Marketing {
+        return Ok(());
+    }
+    let ids: Vec<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT id, category FROM broadcasts WHERE template_name = ?1 AND language = ?2
+               AND state <> 'finished' AND state <> 'cancelled'",
+        )?
+        .query_map(params![name, language], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, was) in ids {
+        if Category::of_template(&was) == Category::Marketing {
+            continue;
+        }
+        tx.execute(
+            "UPDATE broadcasts SET category = ?1 WHERE id = ?2",
+            params![new.trim().to_ascii_uppercase(), id],
+        )?;
+        if get(tx, id)?.state != "draft" || schedule::get_schedule(tx, id)?.is_some() {
+            pauses::add(
+                tx,
+                id,
+                &pauses::NewPause::new(
+                    pauses::PauseKind::Template,
+                    format!(
+                        "template: WhatsApp re-categorised {name} ({language}) from {was} to {new}: the rest are now sent only to those who opted in to marketing; resume when you have checked the preview"
+                    ),
+                ),
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// The days (UTC, YYYY-MM-DD) broadcasts started on, from `since` (a date), each once.
 pub fn started_days(conn: &Connection, since: &str) -> Result<Vec<String>> {
     Ok(conn

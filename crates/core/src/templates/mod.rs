@@ -177,6 +177,22 @@ pub fn apply_status_update(
         .execute(params![status, reason, wa_template_id, name, language])?)
 }
 
+/// WhatsApp changed a template's category; returns how many stored templates changed.
+pub fn set_category(
+    conn: &Connection,
+    name: &str,
+    language: &str,
+    category: &str,
+) -> Result<usize> {
+    Ok(conn
+        .prepare_cached("UPDATE templates SET category = ?3 WHERE name = ?1 AND language = ?2")?
+        .execute(params![
+            name,
+            language,
+            category.trim().to_ascii_uppercase()
+        ])?)
+}
+
 /// The name and language of the template Meta knows by `wa_template_id`.
 pub fn name_language(conn: &Connection, wa_template_id: &str) -> Result<Option<(String, String)>> {
     Ok(conn

@@ -246,6 +246,25 @@ fn handle_part(tx: &Tx<'_>, p: &Processor, inbox_id: i64, part: &Part) -> Result
             }
             Ok(())
         }
+        PartKind::TemplateCategory(c) => {
+            // A notice of a change to come (no previous category) changes nothing yet.
+            let (Some(_), Some(new)) = (&c.previous, &c.new) else {
+                return Ok(());
+            };
+            let named = match (
+                c.name.as_deref().zip(c.language.as_deref()),
+                c.template_id.as_deref(),
+            ) {
+                (Some((n, l)), _) => Some((n.to_string(), l.to_string())),
+                (None, Some(id)) => templates::name_language(tx, id)?,
+                (None, None) => None,
+            };
+            if let Some((name, language)) = named {
+                templates::set_category(tx, &name, &language, new)?;
+                crate::broadcast::recategorised(tx, &name, &language, new)?;
+            }
+            Ok(())
+        }
         PartKind::Health(h) => crate::health::apply(tx, &h.field, &h.event, &h.detail),
         PartKind::Bad(reason) => Err(Error::invalid(reason.clone())),
     }

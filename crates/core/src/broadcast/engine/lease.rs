@@ -127,12 +127,16 @@ pub(super) fn heartbeat(store: &mut Store, id: i64, owner: &str) -> Result<Optio
         "UPDATE broadcasts SET lease_until = ?1 WHERE id = ?2 AND lease_owner = ?3",
         params![time::to_db(&(now + LEASE)), id, owner],
     )?;
-    let state: String =
-        store
-            .conn()
-            .query_row("SELECT state FROM broadcasts WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })?;
+    paused_elsewhere(store, id)
+}
+
+/// Whether the broadcast was paused or cancelled from elsewhere (the owner, a quality or
+/// template webhook): the engine looks every 200 ms, so a stricter gate applies at once.
+pub(super) fn paused_elsewhere(store: &Store, id: i64) -> Result<Option<Stop>> {
+    let state: String = store
+        .conn()
+        .prepare_cached("SELECT state FROM broadcasts WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?;
     Ok(match state.as_str() {
         "paused" => Some(Stop::Elsewhere),
         "cancelled" => Some(Stop::Cancelled),

@@ -370,6 +370,9 @@ pub async fn run(
         }
         if checked.elapsed() > Duration::from_millis(200) && stopped.is_none() {
             checked = Instant::now();
+            if let Some(s) = lease::paused_elsewhere(&store, id)? {
+                stopped = Some(s);
+            }
             if let (Some(w), Some((brake, _))) = (watch.as_mut(), &braking) {
                 w.refresh(store.conn())?;
                 if let Some(p) = brake::verdict(id, brake, &w.current()) {
@@ -551,6 +554,14 @@ fn claim(
             .collect::<rusqlite::Result<_>>()?;
         let now = time::now();
         let now_db = time::to_db(&now);
+        // Re-categorised to marketing by WhatsApp a moment ago: the stricter gate, at once.
+        let stored: String = tx
+            .prepare_cached("SELECT category FROM broadcasts WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?;
+        let category = match Category::of_template(&stored) {
+            Category::Marketing => Category::Marketing,
+            Category::Utility => category,
+        };
         let mut out = Vec::new();
         for cid in &queued {
             let decision = gate::check_contact(tx, ContactId(*cid), category, now, policy)?;

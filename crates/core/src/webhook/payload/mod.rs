@@ -52,6 +52,7 @@ pub enum PartKind {
     Preference(Preference),
     TemplateStatus(TemplateStatus),
     Health(Health),
+    TemplateCategory(TemplateCategory),
     /// A part that could not be read: kept with the reason, never applied.
     Bad(String),
 }
@@ -112,6 +113,27 @@ pub fn parts(body: &[u8]) -> Result<Vec<Part>, Unreadable> {
                         raw: Value::Object(value),
                     })
                 }
+                Some("template_category_update") => {
+                    let kind = PartKind::TemplateCategory(TemplateCategory {
+                        template_id: string(value.get("message_template_id")),
+                        name: string(value.get("message_template_name")),
+                        language: string(value.get("message_template_language")),
+                        previous: string(value.get("previous_category")),
+                        new: string(value.get("new_category")),
+                    });
+                    out.push(Part {
+                        path,
+                        kind,
+                        envelope: Arc::new(Envelope {
+                            object: object.clone(),
+                            entry_id: entry_id.clone(),
+                            field,
+                            value: Map::new(),
+                        }),
+                        array: None,
+                        raw: Value::Object(value),
+                    })
+                }
                 Some("phone_number_quality_update") | Some("account_update") => {
                     let kind = match string(value.get("event")) {
                         Some(event) => PartKind::Health(Health {
@@ -137,7 +159,7 @@ pub fn parts(body: &[u8]) -> Result<Vec<Part>, Unreadable> {
                         raw: Value::Object(value),
                     })
                 }
-                _ => {} // echoes, template categories… not this receiver's business yet
+                _ => {} // echoes, template quality… not this receiver's business yet
             }
         }
     }

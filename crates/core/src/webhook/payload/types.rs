@@ -174,3 +174,14 @@ pub struct Health {
     /// The rest of the value (limits, violation or restriction details), as it came.
     pub detail: serde_json::Value,
 }
+
+/// `template_category_update`: WhatsApp changed (or is about to change) a template's category.
+#[derive(Debug, Clone)]
+pub struct TemplateCategory {
+    pub template_id: Option<String>,
+    pub name: Option<String>,
+    pub language: Option<String>,
+    /// Set when the change is done (absent for a notice of a change to come).
+    pub previous: Option<String>,
+    pub new: Option<String>,
+}
