@@ -50,12 +50,18 @@ fn the_brake_pauses_after_the_canary_when_people_opt_out_and_resume_goes_on_once
         env.ok(&["config", "set", k, v]);
     }
     let _receiver = serve(&env);
-    // Four of the canary's forty (10%) reply STOP a moment after it reaches them.
-    for p in &phones[..4] {
+    // Four of the canary's forty (10%) opt out a moment after it reaches them: three reply
+    // STOP, one taps the template's "Stop promotions" button.
+    for (i, p) in phones[..4].iter().enumerate() {
+        let reply = if i == 3 {
+            "button:Stop promotions"
+        } else {
+            "STOP"
+        };
         env.fake
             .state()
             .reply_after_delivery
-            .insert(p[1..].to_string(), "STOP".into());
+            .insert(p[1..].to_string(), reply.into());
     }
     let id = env.create(&[]);
     let p = env.json(&["broadcast", "preview", &id, "--json"]);
@@ -98,7 +104,22 @@ fn the_brake_pauses_after_the_canary_when_people_opt_out_and_resume_goes_on_once
         assert!(who.contains(&p.as_str()), "{p} in {who:?}");
     }
     assert!(r["opt_outs"][0]["event_id"].as_i64().unwrap() > 0);
-    assert_eq!(r["opt_outs"][0]["source_kind"], "keyword");
+    let kinds: Vec<&str> = r["opt_outs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["source_kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "keyword").count(),
+        3,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "button").count(),
+        1,
+        "{kinds:?}"
+    );
     assert_eq!(r["pauses"][0]["kind"], "brake");
     assert!(r["pauses"][0]["figures"]["opted_out"].as_i64().unwrap() >= 3);
     let text = env.ok(&["broadcast", "results", &id]);

@@ -112,7 +112,7 @@ pub struct State {
     /// Sends to these numbers are accepted, then a failed status with 131050 is posted.
     pub fail_131050_async: HashSet<String>,
     /// Sends to these numbers (digits) are delivered, then the customer replies with this
-    /// text (a STOP a moment after reading, as people do).
+    /// text (a STOP a moment after reading, as people do), or taps a button: `button:LABEL`.
     #[serde(default)]
     pub reply_after_delivery: std::collections::HashMap<String, String>,
     /// Every answer waits this long.

@@ -78,7 +78,26 @@ pub fn status_body(phone_number_id: &str, display: &str, waba_id: &str, e: &Stat
     })
 }
 
-/// A customer's text message, as Meta posts it.
+/// A customer's message: text, or `button:LABEL` for a tap on a template's quick-reply button
+/// (Meta's own "Stop promotions" among them).
+fn message(from: &str, id: &str, text: &str) -> Value {
+    let timestamp = format!(
+        "{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    );
+    match text.strip_prefix("button:") {
+        Some(label) => json!({"from": from, "id": id, "timestamp": timestamp, "type": "button",
+                              "context": {"from": from, "id": "wamid.CONTEXT"},
+                              "button": {"text": label, "payload": label}}),
+        None => json!({"from": from, "id": id, "timestamp": timestamp, "type": "text",
+                       "text": {"body": text}}),
+    }
+}
+
+/// A customer's message (see [`message`]), as Meta posts it.
 pub fn message_body(
     phone_number_id: &str,
     display: &str,
@@ -98,14 +117,7 @@ pub fn message_body(
                     "metadata": {"display_phone_number": display.chars().filter(char::is_ascii_digit).collect::<String>(),
                                  "phone_number_id": phone_number_id},
                     "contacts": [{"profile": {"name": "Customer"}, "wa_id": from}],
-                    "messages": [{
-                        "from": from,
-                        "id": id,
-                        "timestamp": format!("{}", std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)),
-                        "type": "text",
-                        "text": {"body": text},
-                    }],
+                    "messages": [message(from, id, text)],
                 },
             }],
         }],
