@@ -174,9 +174,13 @@ pub enum BroadcastsCmd {
         /// Only contacts with this tag (repeatable: any of them). Default: everyone.
         #[arg(long = "tag", value_name = "TAG")]
         tags: Vec<String>,
-        /// A body parameter: N=TEXT, or N=@name|fallback (repeatable).
+        /// A body parameter: N=TEXT or N=@name|fallback for numbered variables, NAME=… for
+        /// named ones ({{first_name}}) (repeatable).
         #[arg(long = "param", value_name = "N=VALUE")]
         params: Vec<String>,
+        /// The text header's variable: TEXT, or @name|fallback.
+        #[arg(long, value_name = "VALUE")]
+        header_param: Option<String>,
         #[arg(long, value_name = "LABEL")]
         name: Option<String>,
         /// Send a marketing template that gives no way to opt out anyway; the reason is kept.

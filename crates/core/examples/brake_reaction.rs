@@ -75,6 +75,7 @@ fn main() {
             template: "promo".into(),
             language: "en_GB".into(),
             params: Default::default(),
+            slots: Default::default(),
             tags: vec![],
             override_reason: None,
         },

@@ -77,6 +77,7 @@ fn main() {
         template: "promo".into(),
         language: "en_GB".into(),
         params: Default::default(),
+        slots: Default::default(),
         tags,
         override_reason: None,
     };

@@ -286,6 +286,38 @@ fn component_text<'a>(components: &'a [Value], kind: &str) -> Option<&'a str> {
         .and_then(|c| c["text"].as_str())
 }
 
+/// The `type` of the header parameter sent (image, video, document, text), if any.
+fn sent_header_media(body: &Value) -> Option<String> {
+    body["template"]["components"]
+        .as_array()?
+        .iter()
+        .find(|c| {
+            c["type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("header"))
+        })?["parameters"][0]["type"]
+        .as_str()
+        .map(str::to_ascii_lowercase)
+}
+
+/// The `parameter_name` of each parameter of a component (empty when missing).
+fn sent_param_names(body: &Value, kind: &str) -> Vec<String> {
+    body["template"]["components"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .filter(|c| {
+                    c["type"]
+                        .as_str()
+                        .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+                })
+                .flat_map(|c| c["parameters"].as_array().cloned().unwrap_or_default())
+                .map(|p| p["parameter_name"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn sent_params(body: &Value, kind: &str) -> usize {
     body["template"]["components"]
         .as_array()
@@ -354,12 +386,43 @@ fn send(s: &Shared, body: Value) -> Response {
                     )
                 }
             }
+            let media_header = t.components.iter().any(|c| {
+                c["type"] == "HEADER" && c["format"].as_str().is_some_and(|f| f != "TEXT")
+            });
             for kind in ["BODY", "HEADER"] {
+                if kind == "HEADER" && media_header {
+                    continue; // its one parameter is the media, checked below
+                }
                 let expected =
                     component_text(&t.components, kind).map_or(0, |x| variables(x).len());
                 let given = sent_params(&body, kind);
                 if expected != given {
                     return error(132000, "Number of parameters does not match the expected number of params", Some(&format!("{kind}: expected number of params ({expected}) does not match received number of params ({given})")));
+                }
+            }
+            // A media header must come with its media.
+            let media = t.components.iter().find_map(|c| {
+                (c["type"] == "HEADER")
+                    .then(|| c["format"].as_str().unwrap_or("TEXT").to_ascii_lowercase())
+                    .filter(|f| f != "text")
+            });
+            if let Some(format) = media {
+                let sent = sent_header_media(&body);
+                match sent {
+                    None => return error(132000, "Number of parameters does not match the expected number of params", Some(&format!("HEADER: the template's {format} header needs a parameter of type {format}"))),
+                    Some(kind) if kind != format => return error(132012, "Parameter format does not match format in the created template", Some(&format!("header: expected {format}, got {kind}"))),
+                    Some(_) => {}
+                }
+            }
+            // NAMED templates take each variable by its name, and no other.
+            if t.parameter_format.as_deref() == Some("NAMED") {
+                let mut wanted =
+                    component_text(&t.components, "BODY").map_or_else(Vec::new, variables);
+                wanted.sort();
+                let mut given: Vec<String> = sent_param_names(&body, "BODY");
+                given.sort();
+                if given.iter().any(String::is_empty) || wanted != given {
+                    return error(132000, "Number of parameters does not match the expected number of params", Some(&format!("body: named parameters {wanted:?} expected, got {given:?} (each needs its parameter_name)")));
                 }
             }
         }
@@ -483,7 +546,7 @@ fn list_templates(s: &Shared, limit: usize, after: Option<String>) -> Response {
         .map(|t| {
             json!({"id": t.id, "name": t.name, "language": t.language, "status": t.status,
                    "category": t.category, "components": t.components,
-                   "parameter_format": "POSITIONAL"})
+                   "parameter_format": t.parameter_format.clone().unwrap_or_else(|| "POSITIONAL".into())})
         })
         .collect();
     let end = start + page.len();
@@ -558,6 +621,9 @@ fn create_template(s: &Shared, body: Value) -> Response {
         status: status.into(),
         category: category.into(),
         components: components.clone(),
+        parameter_format: body["parameter_format"]
+            .as_str()
+            .map(str::to_ascii_uppercase),
     };
     st.add_template(t);
     let id = st

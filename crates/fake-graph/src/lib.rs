@@ -50,6 +50,9 @@ pub struct FakeTemplate {
     pub status: String,
     pub category: String,
     pub components: Vec<Value>,
+    /// POSITIONAL (`{{1}}`, the default) or NAMED (`{{first_name}}`).
+    #[serde(default)]
+    pub parameter_format: Option<String>,
 }
 
 impl FakeTemplate {
@@ -72,6 +75,7 @@ impl FakeTemplate {
                 body,
                 json!({"type": "FOOTER", "text": "Reply STOP to unsubscribe"}),
             ],
+            parameter_format: None,
         }
     }
 }

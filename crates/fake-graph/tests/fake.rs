@@ -144,3 +144,56 @@ fn the_binary_prints_its_url_and_is_steered_over_http() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Posts a template send with `components` and returns (HTTP status, body).
+fn send_with(fake: &FakeGraph, template: &str, components: Value) -> (u16, Value) {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/v25.0/{PHONE_NUMBER_ID}/messages", fake.url))
+        .bearer_auth(TOKEN)
+        .json(&json!({"messaging_product": "whatsapp", "to": "447911123456", "type": "template",
+                      "template": {"name": template, "language": {"code": "en"}, "components": components}}))
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.json().unwrap())
+}
+
+#[test]
+fn named_templates_and_media_headers_are_held_to_what_meta_accepts() {
+    let fake = FakeGraph::start();
+    let mut named = FakeTemplate::approved("named", "en", "MARKETING", 0);
+    named.components = vec![json!({"type": "BODY", "text": "Hi {{first_name}}"})];
+    named.parameter_format = Some("NAMED".into());
+    fake.state().add_template(named);
+    let mut picture = FakeTemplate::approved("picture", "en", "MARKETING", 0);
+    picture.components = vec![
+        json!({"type": "HEADER", "format": "IMAGE"}),
+        json!({"type": "BODY", "text": "Look"}),
+    ];
+    fake.state().add_template(picture);
+
+    let positional = json!([{"type": "body", "parameters": [{"type": "text", "text": "Ana"}]}]);
+    let (status, body) = send_with(&fake, "named", positional);
+    assert_eq!(
+        (status, body["error"]["code"].as_i64()),
+        (400, Some(132000)),
+        "{body}"
+    );
+    let wrong = json!([{"type": "body", "parameters": [{"type": "text", "parameter_name": "name", "text": "Ana"}]}]);
+    assert_eq!(send_with(&fake, "named", wrong).1["error"]["code"], 132000);
+    let right = json!([{"type": "body", "parameters": [{"type": "text", "parameter_name": "first_name", "text": "Ana"}]}]);
+    assert_eq!(send_with(&fake, "named", right).0, 200);
+
+    assert_eq!(
+        send_with(&fake, "picture", json!([])).1["error"]["code"],
+        132000
+    );
+    let video =
+        json!([{"type": "header", "parameters": [{"type": "video", "video": {"id": "1"}}]}]);
+    assert_eq!(
+        send_with(&fake, "picture", video).1["error"]["code"],
+        132012
+    );
+    let image =
+        json!([{"type": "header", "parameters": [{"type": "image", "image": {"id": "1"}}]}]);
+    assert_eq!(send_with(&fake, "picture", image).0, 200);
+}

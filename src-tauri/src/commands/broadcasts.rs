@@ -25,6 +25,9 @@ pub struct CreateInput {
     pub template: String,
     pub language: String,
     pub params: BTreeMap<usize, Param>,
+    /// Named body variables and the text header's variable.
+    #[serde(default)]
+    pub slots: broadcast::message::Slots,
     pub tags: Vec<String>,
     pub override_reason: Option<String>,
 }
@@ -36,6 +39,7 @@ pub async fn broadcast_create(desk: State<'_, Desk>, input: CreateInput) -> AppR
         template: input.template,
         language: input.language,
         params: input.params,
+        slots: input.slots,
         tags: input.tags,
         override_reason: input.override_reason.filter(|r| !r.trim().is_empty()),
     };

@@ -23,20 +23,34 @@ pub fn run(mut ctx: Ctx, cmd: BroadcastsCmd) -> CliResult {
             language,
             tags,
             params,
+            header_param,
             name,
             override_reason,
         } => {
             let mut parsed = BTreeMap::new();
+            let mut slots = broadcast::message::Slots::default();
             for p in &params {
                 let (n, v) = p.split_once('=').ok_or_else(|| {
                     invalid(format!(
-                        "--param {p:?} must be N=VALUE, such as 1=@name|there"
+                        "--param {p:?} must be N=VALUE or NAME=VALUE, such as 1=@name|there or first_name=@name|there"
                     ))
                 })?;
-                let n: usize = n.trim().parse().map_err(|_| {
-                    invalid(format!("--param {p:?}: {n:?} is not a position (1, 2, 3…)"))
-                })?;
-                parsed.insert(n, Param::parse(v)?);
+                let n = n.trim();
+                if let Ok(pos) = n.parse::<usize>() {
+                    parsed.insert(pos, Param::parse(v)?);
+                } else if !n.is_empty()
+                    && n.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                {
+                    slots.named.insert(n.to_string(), Param::parse(v)?);
+                } else {
+                    return Err(invalid(format!(
+                        "--param {p:?}: {n:?} is neither a position (1, 2, 3…) nor a variable name (lower case, digits and _)"
+                    )));
+                }
+            }
+            if let Some(h) = &header_param {
+                slots.header = Some(Param::parse(h)?);
             }
             let id = broadcast::create(
                 &mut ctx.store,
@@ -45,6 +59,7 @@ pub fn run(mut ctx: Ctx, cmd: BroadcastsCmd) -> CliResult {
                     template,
                     language,
                     params: parsed,
+                    slots,
                     tags,
                     override_reason,
                 },

@@ -6,6 +6,7 @@
 
 pub mod brake;
 pub mod engine;
+pub mod message;
 pub mod pauses;
 pub mod plan;
 mod preview;
@@ -31,7 +32,7 @@ use crate::gate::Policy;
 use crate::model::Category;
 use crate::settings;
 use crate::store::Store;
-use crate::templates::{self, rules::placeholders};
+use crate::templates;
 use crate::time;
 
 /// One body parameter: fixed text, or a contact field with a fallback for when it is empty.
@@ -92,6 +93,8 @@ pub struct NewBroadcast {
     pub language: String,
     /// Body parameters by position (1, 2, 3…).
     pub params: BTreeMap<usize, Param>,
+    /// Named body variables and the header's variable.
+    pub slots: message::Slots,
     /// Contacts with any of these tags; empty for everyone.
     pub tags: Vec<String>,
     /// Allows a marketing template with no way out; recorded with the broadcast.
@@ -116,38 +119,7 @@ pub fn create(store: &mut Store, b: &NewBroadcast) -> Result<i64> {
             t.name, t.language, t.status
         )));
     }
-    let text_of = |kind: &str| {
-        t.components
-            .iter()
-            .find(|c| {
-                c["type"]
-                    .as_str()
-                    .is_some_and(|k| k.eq_ignore_ascii_case(kind))
-            })
-            .and_then(|c| c["text"].as_str())
-            .unwrap_or("")
-    };
-    if !placeholders(text_of("HEADER")).is_empty() || t.parameter_format.as_deref() == Some("NAMED")
-    {
-        return Err(Error::invalid(
-            "templates with header variables or named parameters cannot be broadcast yet",
-        ));
-    }
-    let mut wanted: Vec<usize> = placeholders(text_of("BODY"))
-        .iter()
-        .filter_map(|p| p.parse().ok())
-        .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let given: Vec<usize> = b.params.keys().copied().collect();
-    if wanted != given {
-        return Err(Error::invalid(format!(
-            "the template's body has {} variable(s) ({}), but parameters were given for {}: pass one --param N=… for each",
-            wanted.len(),
-            wanted.iter().map(|n| format!("{{{{{n}}}}}")).collect::<Vec<_>>().join(", "),
-            if given.is_empty() { "none".to_string() } else { given.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ") }
-        )));
-    }
+    message::check(t, &b.params, &b.slots)?;
     let override_reason = b.override_reason.clone().filter(|r| !r.trim().is_empty());
     if t.lacks_way_out() && override_reason.is_none() {
         return Err(Error::invalid(format!(
@@ -165,11 +137,12 @@ pub fn create(store: &mut Store, b: &NewBroadcast) -> Result<i64> {
     store.with_tx(|tx| {
         tx.execute(
             "INSERT INTO broadcasts (name, template_name, language, category, params, audience_tags,
-                override_reason, state, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'draft', ?8, ?8)",
+                override_reason, state, created_at, updated_at, message)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'draft', ?8, ?8, ?9)",
             params![name, t.name, t.language, t.category,
                     serde_json::to_string(&b.params).unwrap_or_default(),
-                    serde_json::to_string(&b.tags).unwrap_or_default(), override_reason, now],
+                    serde_json::to_string(&b.tags).unwrap_or_default(), override_reason, now,
+                    serde_json::to_string(&b.slots).unwrap_or_default()],
         )?;
         Ok(tx.last_insert_rowid())
     })
@@ -184,6 +157,7 @@ pub struct Broadcast {
     pub language: String,
     pub category: String,
     pub params: BTreeMap<usize, Param>,
+    pub slots: message::Slots,
     pub tags: Vec<String>,
     pub override_reason: Option<String>,
     pub state: String,
@@ -207,12 +181,13 @@ pub fn get(conn: &Connection, id: i64) -> Result<Broadcast> {
     let row = conn
         .query_row(
             "SELECT id, name, template_name, language, category, params, audience_tags, override_reason,
-                    state, pause_reason, created_at, scheduled_at, schedule_missed_at
+                    state, pause_reason, created_at, scheduled_at, schedule_missed_at, message
              FROM broadcasts WHERE id = ?1",
             [id],
             |r| {
                 let params: String = r.get(5)?;
                 let tags: String = r.get(6)?;
+                let slots: String = r.get(13)?;
                 Ok((
                     Broadcast {
                         id: r.get(0)?,
@@ -221,6 +196,7 @@ pub fn get(conn: &Connection, id: i64) -> Result<Broadcast> {
                         language: r.get(3)?,
                         category: r.get(4)?,
                         params: BTreeMap::new(),
+                        slots: Default::default(),
                         tags: Vec::new(),
                         override_reason: r.get(7)?,
                         state: r.get(8)?,
@@ -231,12 +207,13 @@ pub fn get(conn: &Connection, id: i64) -> Result<Broadcast> {
                     },
                     params,
                     tags,
+                    slots,
                 ))
             },
         )
         .optional()?
         .ok_or_else(|| Error::invalid(format!("there is no broadcast {id}")))?;
-    let (mut b, params, tags) = row;
+    let (mut b, params, tags, slots) = row;
     // Stored JSON that cannot be read fails closed: an audience read as "none" would be everyone.
     let unreadable = |what: &str, e: serde_json::Error| {
         Error::invalid(format!(
@@ -245,6 +222,7 @@ pub fn get(conn: &Connection, id: i64) -> Result<Broadcast> {
     };
     b.params = serde_json::from_str(&params).map_err(|e| unreadable("parameters", e))?;
     b.tags = serde_json::from_str(&tags).map_err(|e| unreadable("audience", e))?;
+    b.slots = serde_json::from_str(&slots).map_err(|e| unreadable("parameters", e))?;
     Ok(b)
 }
 
@@ -402,6 +380,7 @@ mod category_tests {
             language: "en".into(),
             category: category.into(),
             params: BTreeMap::new(),
+            slots: Default::default(),
             tags: Vec::new(),
             override_reason: None,
             state: "draft".into(),

@@ -465,6 +465,11 @@ ALTER TABLE contacts ADD COLUMN held_back_until TEXT;
 ALTER TABLE contacts ADD COLUMN held_for_experiment INTEGER NOT NULL DEFAULT 0
     CHECK (held_for_experiment = 0 OR held_for_experiment = 1);
 "#,
+    // 15: what a broadcast fills in beyond positional body parameters: named body variables and
+    // the text header's variable (JSON, see broadcast::message::Slots).
+    r#"
+ALTER TABLE broadcasts ADD COLUMN message TEXT NOT NULL DEFAULT '{}';
+"#,
 ];
 
 /// The schema version this build writes.

@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::brake::{self, Watch};
 use super::pauses::{self, Clearer, NewPause, PauseKind};
 use super::plan::Plan;
-use super::{counts, get, policy, Counts, Param};
+use super::{counts, get, policy, Counts};
 use crate::error::{Error, Result};
 use crate::gate::{self, Decision};
 use crate::model::{Category, ContactId};
@@ -479,14 +479,7 @@ pub async fn run(
         }
         for c in claimed {
             paced += 1;
-            let components = if b.params.is_empty() {
-                vec![]
-            } else {
-                let parameters: Vec<serde_json::Value> = b.params.values()
-                    .map(|p: &Param| serde_json::json!({"type": "text", "text": p.value_for(&c.name, &c.phone)}))
-                    .collect();
-                vec![serde_json::json!({"type": "body", "parameters": parameters})]
-            };
+            let components = super::message::components(&b.params, &b.slots, &c.name, &c.phone);
             let msg = TemplateMessage {
                 to: c.phone,
                 template: b.template.clone(),
