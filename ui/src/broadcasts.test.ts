@@ -97,3 +97,35 @@ describe("RateCard", () => {
     expect((await screen.findByTestId("rate-card-loaded")).textContent).toContain("4 markets in USD, from Meta rate card (rates from 2026-10-01)");
   });
 });
+
+describe("Broadcasts with named and header variables", () => {
+  test("a NAMED template's fields are sent by name, and the header's variable beside them", async () => {
+    const fake = fakeBackend([]);
+    const template = {
+      name: "named_offer", language: "en_GB", category: "MARKETING", status: "APPROVED", quality: null, parameter_format: "NAMED",
+      wa_template_id: "1", rejected_reason: null, synced_at: null, deleted: false, way_out: { footer: "Reply STOP" },
+      components: [{ type: "HEADER", format: "TEXT", text: "For {{who}}" }, { type: "BODY", text: "Hi {{first_name}}, {{offer}}" }],
+    } as unknown as StoredTemplate;
+    fake.templatesList = async () => [template];
+    fake.broadcastCreate = async (input) => { fake.calls.push(["broadcastCreate", input]); throw { kind: "invalid", message: "stop here" }; };
+    setBackend(fake);
+    const { container } = render(Broadcasts);
+    await waitFor(() => expect(container.querySelector("[data-ready=true]")).toBeTruthy());
+    await fireEvent.change(screen.getByTestId("bc-template"), { target: { value: "named_offer|en_GB" } });
+    const fields = await screen.findAllByTestId("bc-param");
+    expect(fields.length).toBe(2);
+    await fireEvent.input(fields[0], { target: { value: "@name|there" } });
+    await fireEvent.input(fields[1], { target: { value: "20% off" } });
+    await fireEvent.input(screen.getByTestId("bc-header-param"), { target: { value: "you" } });
+    await fireEvent.click(screen.getByTestId("bc-next"));
+    await fireEvent.click(await screen.findByTestId("bc-review"));
+    await waitFor(() => expect(fake.calls.length).toBe(1));
+    expect(fake.calls[0][1]).toMatchObject({
+      params: {},
+      slots: {
+        named: { first_name: { kind: "field", field: "name", fallback: "there" }, offer: { kind: "text", value: "20% off" } },
+        header: { kind: "text", value: "you" },
+      },
+    });
+  });
+});
