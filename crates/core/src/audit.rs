@@ -138,6 +138,18 @@ pub fn run(store: &Store) -> Result<Vec<Check>> {
         "create versions with an opt-out footer (`optdesk templates create` adds it) and delete these in WhatsApp Manager",
     ));
 
+    let red = templates::low_quality(conn)?;
+    out.push(check(
+        "templates_quality",
+        red.is_empty(),
+        if red.is_empty() {
+            "no template has a low quality score from WhatsApp".into()
+        } else {
+            format!("WhatsApp scored {} template(s) low quality (red): {}; people are blocking or reporting them", red.len(), red.join(", "))
+        },
+        "send them to fewer people, or rewrite them: WhatsApp pauses a red template that stays red",
+    ));
+
     let last: Option<String> =
         conn.query_row("SELECT max(received_at) FROM inbox", [], |r| r.get(0))?;
     let connected = crate::settings::get(conn, "phone_number_id")?.is_some();

@@ -392,6 +392,21 @@ fn a_flagged_number_pauses_scheduled_marketing_and_a_paused_template_its_broadca
     );
     // The scheduled one is still held by the quality drop.
     assert_eq!(open_kinds(&s, scheduled), vec![PauseKind::Quality]);
+    // A template scored red shows on the template and in the audit.
+    webhook(
+        &mut s,
+        "message_template_quality_update",
+        serde_json::json!({"previous_quality_score": "GREEN", "new_quality_score": "RED",
+            "message_template_id": "1", "message_template_name": "promo", "message_template_language": "en_GB"}),
+    );
+    let t = templates::list(s.store.conn()).unwrap();
+    assert_eq!(t[0].quality.as_deref(), Some("RED"));
+    let audit = optdesk_core::audit::run(&s.store).unwrap();
+    let c = audit
+        .iter()
+        .find(|c| c.name == "templates_quality")
+        .unwrap();
+    assert!(!c.ok && c.finding.contains("promo (en_GB)"), "{c:?}");
 }
 
 #[test]

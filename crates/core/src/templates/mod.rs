@@ -193,6 +193,24 @@ pub fn set_category(
         ])?)
 }
 
+/// WhatsApp scored a template's quality (GREEN, YELLOW, RED, UNKNOWN).
+pub fn set_quality(conn: &Connection, name: &str, language: &str, quality: &str) -> Result<usize> {
+    Ok(conn
+        .prepare_cached("UPDATE templates SET quality = ?3 WHERE name = ?1 AND language = ?2")?
+        .execute(params![name, language, quality])?)
+}
+
+/// Templates WhatsApp scored RED (low quality), as `name (language)`.
+pub fn low_quality(conn: &Connection) -> Result<Vec<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT name || ' (' || language || ')' FROM templates
+             WHERE quality = 'RED' AND deleted_at IS NULL ORDER BY name, language",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
 /// The name and language of the template Meta knows by `wa_template_id`.
 pub fn name_language(conn: &Connection, wa_template_id: &str) -> Result<Option<(String, String)>> {
     Ok(conn

@@ -246,6 +246,20 @@ fn handle_part(tx: &Tx<'_>, p: &Processor, inbox_id: i64, part: &Part) -> Result
             }
             Ok(())
         }
+        PartKind::TemplateQuality(q) => {
+            let named = match (
+                q.name.as_deref().zip(q.language.as_deref()),
+                q.template_id.as_deref(),
+            ) {
+                (Some((n, l)), _) => Some((n.to_string(), l.to_string())),
+                (None, Some(id)) => templates::name_language(tx, id)?,
+                (None, None) => None,
+            };
+            if let Some((name, language)) = named {
+                templates::set_quality(tx, &name, &language, &q.quality)?;
+            }
+            Ok(())
+        }
         PartKind::TemplateCategory(c) => {
             // A notice of a change to come (no previous category) changes nothing yet.
             let (Some(_), Some(new)) = (&c.previous, &c.new) else {

@@ -53,6 +53,7 @@ pub enum PartKind {
     TemplateStatus(TemplateStatus),
     Health(Health),
     TemplateCategory(TemplateCategory),
+    TemplateQuality(TemplateQuality),
     /// A part that could not be read: kept with the reason, never applied.
     Bad(String),
 }
@@ -113,6 +114,31 @@ pub fn parts(body: &[u8]) -> Result<Vec<Part>, Unreadable> {
                         raw: Value::Object(value),
                     })
                 }
+                Some("message_template_quality_update") => {
+                    let kind = match string(value.get("new_quality_score")) {
+                        Some(quality) => PartKind::TemplateQuality(TemplateQuality {
+                            template_id: string(value.get("message_template_id")),
+                            name: string(value.get("message_template_name")),
+                            language: string(value.get("message_template_language")),
+                            quality: quality.to_ascii_uppercase(),
+                        }),
+                        None => PartKind::Bad(
+                            "a template quality update without new_quality_score".into(),
+                        ),
+                    };
+                    out.push(Part {
+                        path,
+                        kind,
+                        envelope: Arc::new(Envelope {
+                            object: object.clone(),
+                            entry_id: entry_id.clone(),
+                            field,
+                            value: Map::new(),
+                        }),
+                        array: None,
+                        raw: Value::Object(value),
+                    })
+                }
                 Some("template_category_update") => {
                     let kind = PartKind::TemplateCategory(TemplateCategory {
                         template_id: string(value.get("message_template_id")),
@@ -159,7 +185,7 @@ pub fn parts(body: &[u8]) -> Result<Vec<Part>, Unreadable> {
                         raw: Value::Object(value),
                     })
                 }
-                _ => {} // echoes, template quality… not this receiver's business yet
+                _ => {} // echoes and the like: not this receiver's business
             }
         }
     }

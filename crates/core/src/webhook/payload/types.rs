@@ -185,3 +185,13 @@ pub struct TemplateCategory {
     pub previous: Option<String>,
     pub new: Option<String>,
 }
+
+/// `message_template_quality_update`: a template's quality score changed.
+#[derive(Debug, Clone)]
+pub struct TemplateQuality {
+    pub template_id: Option<String>,
+    pub name: Option<String>,
+    pub language: Option<String>,
+    /// GREEN, YELLOW, RED or UNKNOWN.
+    pub quality: String,
+}
