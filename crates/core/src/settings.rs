@@ -332,7 +332,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "quiet_hours",
         help: "when marketing broadcasts pause, in the shop's time (21:00-08:00), or off; replies to customers are never held",
-        default: Some("21:00-08:00"),
+        default: Some(plan::DEFAULT_QUIET),
         check: plan::check_quiet_hours,
     },
     Key {

@@ -259,81 +259,6 @@ fn phone_info(s: &Shared) -> Response {
 }
 
 /// Positional variables in a text: the numbers in `{{n}}`.
-fn variables(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        match after.find("}}") {
-            Some(end) => {
-                out.push(after[..end].trim().to_string());
-                rest = &after[end + 2..];
-            }
-            None => break,
-        }
-    }
-    out
-}
-
-fn component_text<'a>(components: &'a [Value], kind: &str) -> Option<&'a str> {
-    components
-        .iter()
-        .find(|c| {
-            c["type"]
-                .as_str()
-                .is_some_and(|t| t.eq_ignore_ascii_case(kind))
-        })
-        .and_then(|c| c["text"].as_str())
-}
-
-/// The `type` of the header parameter sent (image, video, document, text), if any.
-fn sent_header_media(body: &Value) -> Option<String> {
-    body["template"]["components"]
-        .as_array()?
-        .iter()
-        .find(|c| {
-            c["type"]
-                .as_str()
-                .is_some_and(|t| t.eq_ignore_ascii_case("header"))
-        })?["parameters"][0]["type"]
-        .as_str()
-        .map(str::to_ascii_lowercase)
-}
-
-/// The `parameter_name` of each parameter of a component (empty when missing).
-fn sent_param_names(body: &Value, kind: &str) -> Vec<String> {
-    body["template"]["components"]
-        .as_array()
-        .map(|cs| {
-            cs.iter()
-                .filter(|c| {
-                    c["type"]
-                        .as_str()
-                        .is_some_and(|t| t.eq_ignore_ascii_case(kind))
-                })
-                .flat_map(|c| c["parameters"].as_array().cloned().unwrap_or_default())
-                .map(|p| p["parameter_name"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn sent_params(body: &Value, kind: &str) -> usize {
-    body["template"]["components"]
-        .as_array()
-        .map(|cs| {
-            cs.iter()
-                .filter(|c| {
-                    c["type"]
-                        .as_str()
-                        .is_some_and(|t| t.eq_ignore_ascii_case(kind))
-                })
-                .map(|c| c["parameters"].as_array().map_or(0, Vec::len))
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
 fn send(s: &Shared, body: Value) -> Response {
     if body["messaging_product"] != "whatsapp" {
         return error(
@@ -353,77 +278,8 @@ fn send(s: &Shared, body: Value) -> Response {
     let mut st = lock(s);
     match body["type"].as_str() {
         Some("template") => {
-            let (Some(name), Some(lang)) = (
-                body["template"]["name"].as_str(),
-                body["template"]["language"]["code"].as_str(),
-            ) else {
-                return error(
-                    131008,
-                    "Required parameter is missing",
-                    Some("template.name and template.language.code are required"),
-                );
-            };
-            let Some(t) = st
-                .templates
-                .iter()
-                .find(|t| t.name == name && t.language == lang)
-            else {
-                return error(
-                    132001,
-                    "Template name does not exist in the translation",
-                    Some(&format!("template name ({name}) does not exist in {lang}")),
-                );
-            };
-            match t.status.as_str() {
-                "APPROVED" => {}
-                "PAUSED" => return error(132015, "Template is Paused", None),
-                "DISABLED" => return error(132016, "Template is Disabled", None),
-                _ => {
-                    return error(
-                        132001,
-                        "Template name does not exist in the translation",
-                        Some("the template is not approved"),
-                    )
-                }
-            }
-            let media_header = t.components.iter().any(|c| {
-                c["type"] == "HEADER" && c["format"].as_str().is_some_and(|f| f != "TEXT")
-            });
-            for kind in ["BODY", "HEADER"] {
-                if kind == "HEADER" && media_header {
-                    continue; // its one parameter is the media, checked below
-                }
-                let expected =
-                    component_text(&t.components, kind).map_or(0, |x| variables(x).len());
-                let given = sent_params(&body, kind);
-                if expected != given {
-                    return error(132000, "Number of parameters does not match the expected number of params", Some(&format!("{kind}: expected number of params ({expected}) does not match received number of params ({given})")));
-                }
-            }
-            // A media header must come with its media.
-            let media = t.components.iter().find_map(|c| {
-                (c["type"] == "HEADER")
-                    .then(|| c["format"].as_str().unwrap_or("TEXT").to_ascii_lowercase())
-                    .filter(|f| f != "text")
-            });
-            if let Some(format) = media {
-                let sent = sent_header_media(&body);
-                match sent {
-                    None => return error(132000, "Number of parameters does not match the expected number of params", Some(&format!("HEADER: the template's {format} header needs a parameter of type {format}"))),
-                    Some(kind) if kind != format => return error(132012, "Parameter format does not match format in the created template", Some(&format!("header: expected {format}, got {kind}"))),
-                    Some(_) => {}
-                }
-            }
-            // NAMED templates take each variable by its name, and no other.
-            if t.parameter_format.as_deref() == Some("NAMED") {
-                let mut wanted =
-                    component_text(&t.components, "BODY").map_or_else(Vec::new, variables);
-                wanted.sort();
-                let mut given: Vec<String> = sent_param_names(&body, "BODY");
-                given.sort();
-                if given.iter().any(String::is_empty) || wanted != given {
-                    return error(132000, "Number of parameters does not match the expected number of params", Some(&format!("body: named parameters {wanted:?} expected, got {given:?} (each needs its parameter_name)")));
-                }
+            if let Err(refused) = crate::template_check::check(&st.templates, &body) {
+                return refused;
             }
         }
         Some("text") => {
@@ -589,7 +445,7 @@ fn create_template(s: &Shared, body: Value) -> Response {
     }
     let Some(components) = body["components"]
         .as_array()
-        .filter(|c| component_text(c, "BODY").is_some())
+        .filter(|c| crate::template_check::component_text(c, "BODY").is_some())
     else {
         return error(
             100,

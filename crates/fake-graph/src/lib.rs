@@ -15,6 +15,7 @@
 
 mod graph;
 pub mod routing;
+mod template_check;
 pub mod tls;
 mod webhooks;
 

@@ -77,6 +77,9 @@ pub(crate) fn check_on_off(v: &str) -> Result<String> {
     }
 }
 
+/// The default quiet hours (`settings::KEYS` names the same).
+pub const DEFAULT_QUIET: &str = "21:00-08:00";
+
 /// Quiet hours in the shop's zone: `21:00-08:00` (overnight) or `13:00-15:00`.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -212,8 +215,12 @@ impl Plan {
             Some(z) => z.parse().unwrap_or(Tz::UTC),
             None => os_zone(),
         };
-        let quiet = QuietHours::parse(&settings::get(conn, "quiet_hours")?.unwrap_or_default())
-            .unwrap_or(None);
+        // A value that cannot be read (edited by hand) fails closed: the default hours.
+        let quiet = match settings::get(conn, "quiet_hours")? {
+            None => None,
+            Some(v) => QuietHours::parse(&v)
+                .unwrap_or_else(|_| QuietHours::parse(DEFAULT_QUIET).ok().flatten()),
+        };
         let dur = |key: &str, fallback: i64| -> Result<chrono::Duration> {
             Ok(settings::get(conn, key)?
                 .and_then(|v| parse_duration(&v).ok())
@@ -361,6 +368,32 @@ mod tests {
         assert_eq!(
             plan.local_text(&at("2026-12-05T08:30:00Z")),
             "Sat 5 Dec 2026 09:30"
+        );
+    }
+}
+
+#[cfg(test)]
+mod load_tests {
+    #[test]
+    fn quiet_hours_that_cannot_be_read_fail_closed_to_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::Store::open(
+            dir.path().join("db"),
+            &crate::store::DbKey::generate().unwrap(),
+        )
+        .unwrap();
+        // Edited by hand, past `config set`'s check.
+        store
+            .conn()
+            .execute(
+                "INSERT INTO settings (key, value) VALUES ('quiet_hours', 'nights')",
+                [],
+            )
+            .unwrap();
+        let plan = super::Plan::load(store.conn()).unwrap();
+        assert_eq!(
+            plan.quiet.map(|q| q.text()).as_deref(),
+            Some(super::DEFAULT_QUIET)
         );
     }
 }

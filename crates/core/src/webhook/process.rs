@@ -230,12 +230,9 @@ fn handle_part(tx: &Tx<'_>, p: &Processor, inbox_id: i64, part: &Part) -> Result
                 &t.event,
                 t.reason.as_deref(),
             )?;
-            let named = match (name_language, t.template_id.as_deref()) {
-                (Some((n, l)), _) => Some((n.to_string(), l.to_string())),
-                (None, Some(id)) => templates::name_language(tx, id)?,
-                (None, None) => None,
-            };
-            if let Some((name, language)) = named {
+            if let Some((name, language)) =
+                template_named(tx, t.template_id.as_deref(), &t.name, &t.language)?
+            {
                 crate::broadcast::pauses::for_template(
                     tx,
                     &name,
@@ -247,15 +244,9 @@ fn handle_part(tx: &Tx<'_>, p: &Processor, inbox_id: i64, part: &Part) -> Result
             Ok(())
         }
         PartKind::TemplateQuality(q) => {
-            let named = match (
-                q.name.as_deref().zip(q.language.as_deref()),
-                q.template_id.as_deref(),
-            ) {
-                (Some((n, l)), _) => Some((n.to_string(), l.to_string())),
-                (None, Some(id)) => templates::name_language(tx, id)?,
-                (None, None) => None,
-            };
-            if let Some((name, language)) = named {
+            if let Some((name, language)) =
+                template_named(tx, q.template_id.as_deref(), &q.name, &q.language)?
+            {
                 templates::set_quality(tx, &name, &language, &q.quality)?;
             }
             Ok(())
@@ -265,15 +256,9 @@ fn handle_part(tx: &Tx<'_>, p: &Processor, inbox_id: i64, part: &Part) -> Result
             let (Some(_), Some(new)) = (&c.previous, &c.new) else {
                 return Ok(());
             };
-            let named = match (
-                c.name.as_deref().zip(c.language.as_deref()),
-                c.template_id.as_deref(),
-            ) {
-                (Some((n, l)), _) => Some((n.to_string(), l.to_string())),
-                (None, Some(id)) => templates::name_language(tx, id)?,
-                (None, None) => None,
-            };
-            if let Some((name, language)) = named {
+            if let Some((name, language)) =
+                template_named(tx, c.template_id.as_deref(), &c.name, &c.language)?
+            {
                 templates::set_category(tx, &name, &language, new)?;
                 crate::broadcast::recategorised(tx, &name, &language, new)?;
             }
@@ -281,5 +266,20 @@ fn handle_part(tx: &Tx<'_>, p: &Processor, inbox_id: i64, part: &Part) -> Result
         }
         PartKind::Health(h) => crate::health::apply(tx, &h.field, &h.event, &h.detail),
         PartKind::Bad(reason) => Err(Error::invalid(reason.clone())),
+    }
+}
+
+/// The template a template webhook names: by name and language when it gives them, else by
+/// Meta's id as last synced.
+fn template_named(
+    tx: &Tx<'_>,
+    id: Option<&str>,
+    name: &Option<String>,
+    language: &Option<String>,
+) -> Result<Option<(String, String)>> {
+    match (name.clone().zip(language.clone()), id) {
+        (Some(named), _) => Ok(Some(named)),
+        (None, Some(id)) => templates::name_language(tx, id),
+        (None, None) => Ok(None),
     }
 }

@@ -87,7 +87,7 @@ pub fn parts(body: &[u8]) -> Result<Vec<Part>, Unreadable> {
                     .any(|k| value.contains_key(*k))
                     .then(|| "messages".to_string())
             });
-            match field.as_deref() {
+            let kind = match field.as_deref() {
                 Some("messages") | Some("user_preferences") => {
                     let arrays = ["messages", "statuses", "user_preferences"]
                         .map(|k| owned_array(value.remove(k)));
@@ -98,95 +98,27 @@ pub fn parts(body: &[u8]) -> Result<Vec<Part>, Unreadable> {
                         value,
                     });
                     read_messages_value(&mut out, &path, arrays, &envelope);
+                    continue;
                 }
-                Some("message_template_status_update") => {
-                    let kind = template_status(&value);
-                    out.push(Part {
-                        path,
-                        kind,
-                        envelope: Arc::new(Envelope {
-                            object: object.clone(),
-                            entry_id: entry_id.clone(),
-                            field,
-                            value: Map::new(),
-                        }),
-                        array: None,
-                        raw: Value::Object(value),
-                    })
-                }
-                Some("message_template_quality_update") => {
-                    let kind = match string(value.get("new_quality_score")) {
-                        Some(quality) => PartKind::TemplateQuality(TemplateQuality {
-                            template_id: string(value.get("message_template_id")),
-                            name: string(value.get("message_template_name")),
-                            language: string(value.get("message_template_language")),
-                            quality: quality.to_ascii_uppercase(),
-                        }),
-                        None => PartKind::Bad(
-                            "a template quality update without new_quality_score".into(),
-                        ),
-                    };
-                    out.push(Part {
-                        path,
-                        kind,
-                        envelope: Arc::new(Envelope {
-                            object: object.clone(),
-                            entry_id: entry_id.clone(),
-                            field,
-                            value: Map::new(),
-                        }),
-                        array: None,
-                        raw: Value::Object(value),
-                    })
-                }
-                Some("template_category_update") => {
-                    let kind = PartKind::TemplateCategory(TemplateCategory {
-                        template_id: string(value.get("message_template_id")),
-                        name: string(value.get("message_template_name")),
-                        language: string(value.get("message_template_language")),
-                        previous: string(value.get("previous_category")),
-                        new: string(value.get("new_category")),
-                    });
-                    out.push(Part {
-                        path,
-                        kind,
-                        envelope: Arc::new(Envelope {
-                            object: object.clone(),
-                            entry_id: entry_id.clone(),
-                            field,
-                            value: Map::new(),
-                        }),
-                        array: None,
-                        raw: Value::Object(value),
-                    })
-                }
-                Some("phone_number_quality_update") | Some("account_update") => {
-                    let kind = match string(value.get("event")) {
-                        Some(event) => PartKind::Health(Health {
-                            field: field.clone().unwrap_or_default(),
-                            event,
-                            detail: Value::Object(value.clone()),
-                        }),
-                        None => PartKind::Bad(format!(
-                            "a {} without an event",
-                            field.as_deref().unwrap_or_default()
-                        )),
-                    };
-                    out.push(Part {
-                        path,
-                        kind,
-                        envelope: Arc::new(Envelope {
-                            object: object.clone(),
-                            entry_id: entry_id.clone(),
-                            field,
-                            value: Map::new(),
-                        }),
-                        array: None,
-                        raw: Value::Object(value),
-                    })
-                }
-                _ => {} // echoes and the like: not this receiver's business
-            }
+                Some("message_template_status_update") => template_status(&value),
+                Some("message_template_quality_update") => template_quality(&value),
+                Some("template_category_update") => template_category(&value),
+                Some(f @ ("phone_number_quality_update" | "account_update")) => health(f, &value),
+                _ => continue, // echoes and the like: not this receiver's business
+            };
+            // The whole value is the part.
+            out.push(Part {
+                path,
+                kind,
+                envelope: Arc::new(Envelope {
+                    object: object.clone(),
+                    entry_id: entry_id.clone(),
+                    field,
+                    value: Map::new(),
+                }),
+                array: None,
+                raw: Value::Object(value),
+            });
         }
     }
     Ok(out)
@@ -350,6 +282,39 @@ fn preference(raw: &Value) -> PartKind {
         detail: string(raw.get("detail")),
         at: unix(raw.get("timestamp")),
     })
+}
+
+fn template_quality(v: &Map<String, Value>) -> PartKind {
+    match string(v.get("new_quality_score")) {
+        Some(quality) => PartKind::TemplateQuality(TemplateQuality {
+            template_id: string(v.get("message_template_id")),
+            name: string(v.get("message_template_name")),
+            language: string(v.get("message_template_language")),
+            quality: quality.to_ascii_uppercase(),
+        }),
+        None => PartKind::Bad("a template quality update without new_quality_score".into()),
+    }
+}
+
+fn template_category(v: &Map<String, Value>) -> PartKind {
+    PartKind::TemplateCategory(TemplateCategory {
+        template_id: string(v.get("message_template_id")),
+        name: string(v.get("message_template_name")),
+        language: string(v.get("message_template_language")),
+        previous: string(v.get("previous_category")),
+        new: string(v.get("new_category")),
+    })
+}
+
+fn health(field: &str, v: &Map<String, Value>) -> PartKind {
+    match string(v.get("event")) {
+        Some(event) => PartKind::Health(Health {
+            field: field.to_string(),
+            event,
+            detail: Value::Object(v.clone()),
+        }),
+        None => PartKind::Bad(format!("a {field} without an event")),
+    }
 }
 
 fn template_status(v: &Map<String, Value>) -> PartKind {
