@@ -278,7 +278,7 @@ fn send(s: &Shared, body: Value) -> Response {
     let mut st = lock(s);
     match body["type"].as_str() {
         Some("template") => {
-            if let Err(refused) = crate::template_check::check(&st.templates, &body) {
+            if let Some(refused) = crate::template_check::check(&st.templates, &body) {
                 return refused;
             }
         }

@@ -8,12 +8,12 @@ use serde_json::Value;
 use crate::graph::error;
 use crate::FakeTemplate;
 
-fn refuse(code: i64, message: &str, details: Option<&str>) -> Result<(), Response> {
-    Err(error(code, message, details))
+fn refuse(code: i64, message: &str, details: Option<&str>) -> Option<Response> {
+    Some(error(code, message, details))
 }
 
-/// `Err` with Meta's refusal when the send does not fit the template.
-pub(crate) fn check(templates: &[FakeTemplate], body: &Value) -> Result<(), Response> {
+/// Meta's refusal when the send does not fit the template; `None` when it does.
+pub(crate) fn check(templates: &[FakeTemplate], body: &Value) -> Option<Response> {
     let (Some(name), Some(lang)) = (
         body["template"]["name"].as_str(),
         body["template"]["language"]["code"].as_str(),
@@ -67,7 +67,7 @@ pub(crate) fn check(templates: &[FakeTemplate], body: &Value) -> Result<(), Resp
             .filter(|f| f != "text")
     });
     if let Some(format) = media {
-        let sent = sent_header_media(&body);
+        let sent = sent_header_media(body);
         match sent {
             None => {
                 return refuse(
@@ -98,7 +98,7 @@ pub(crate) fn check(templates: &[FakeTemplate], body: &Value) -> Result<(), Resp
             return refuse(132000, "Number of parameters does not match the expected number of params", Some(&format!("body: named parameters {wanted:?} expected, got {given:?} (each needs its parameter_name)")));
         }
     }
-    Ok(())
+    None
 }
 
 fn variables(text: &str) -> Vec<String> {
