@@ -105,6 +105,37 @@ text_enum! {
     Category { Marketing => "marketing", Utility => "utility" }
 }
 
+text_enum! {
+    /// What WhatsApp's status webhooks say became of a message: sent < delivered < read, and
+    /// failed is final.
+    DeliveryStatus {
+        Sent => "sent",
+        Delivered => "delivered",
+        Read => "read",
+        Failed => "failed",
+    }
+}
+
+impl DeliveryStatus {
+    /// SQL that is true when the status bound as `?1` moves the column `col` forward (a later
+    /// webhook never moves a message backwards). The one place the ranks are written.
+    pub(crate) fn advances_sql(col: &str) -> String {
+        let rank = |x: &str| {
+            let whens: String = DeliveryStatus::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, d)| format!(" WHEN '{}' THEN {}", d.as_str(), i + 1))
+                .collect();
+            format!("CASE {x}{whens} ELSE 0 END")
+        };
+        format!(
+            "({col} IS NULL OR ({col} <> 'failed' AND {} > {}))",
+            rank("?1"),
+            rank(col)
+        )
+    }
+}
+
 impl Category {
     /// How a WhatsApp template category is gated. UTILITY and AUTHENTICATION need only no
     /// opt-out; MARKETING — and any category OptDesk does not know (Meta adds them) — needs an

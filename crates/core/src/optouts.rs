@@ -262,3 +262,30 @@ pub fn weekly(store: &Store, weeks: u32, now: time::Timestamp) -> Result<Vec<Wee
     }
     Ok(out)
 }
+
+/// Puts a message in front of the owner, once per message id.
+pub(crate) fn queue_review(
+    conn: &rusqlite::Connection,
+    wamid: &str,
+    contact: Option<ContactId>,
+    from_wa_id: Option<&str>,
+    text: &str,
+    matched: Option<&str>,
+    received_at: &str,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO review_queue (wamid, contact_id, from_wa_id, text, matched, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![wamid, contact.map(|c| c.0), from_wa_id, text, matched, received_at])?;
+    Ok(())
+}
+
+/// An erased person's messages waiting for review lose their text and number.
+pub(crate) fn erase_reviews(conn: &rusqlite::Connection, contact: ContactId) -> Result<()> {
+    conn.execute(
+        "UPDATE review_queue SET text = '[erased]', from_wa_id = NULL WHERE contact_id = ?1",
+        [contact.0],
+    )?;
+    Ok(())
+}

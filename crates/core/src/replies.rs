@@ -98,3 +98,68 @@ pub async fn send_queued(store: &mut Store, client: &Client) -> Result<SendRepor
     }
     Ok(report)
 }
+
+/// A reply to queue, as the webhook processor decided it (`state` is `queued`, or `skipped` with
+/// the reason in `error`).
+pub(crate) struct NewReply<'a> {
+    pub kind: &'a str,
+    pub contact: Option<crate::model::ContactId>,
+    pub to: Option<&'a str>,
+    pub in_reply_to: &'a str,
+    pub optout_event: Option<crate::model::EventId>,
+    pub body: &'a str,
+    pub state: &'a str,
+    pub error: Option<&'a str>,
+    pub now: &'a str,
+    pub due: &'a str,
+    pub arrived_late: bool,
+}
+
+/// Queues one reply; a second one to the same message is ignored (`in_reply_to` is unique).
+pub(crate) fn queue(conn: &rusqlite::Connection, r: &NewReply<'_>) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO outbound_messages (kind, contact_id, to_number, in_reply_to,
+            optout_event_id, body, state, error, created_at, updated_at, due_at, arrived_late)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        r.kind,
+        r.contact.map(|c| c.0),
+        r.to,
+        r.in_reply_to,
+        r.optout_event.map(|e| e.0),
+        r.body,
+        r.state,
+        r.error,
+        r.now,
+        r.due,
+        r.arrived_late,
+    ])?;
+    Ok(())
+}
+
+/// A status webhook for one of OptDesk's replies: its delivery status moves forward only.
+pub(crate) fn record_delivery(
+    conn: &rusqlite::Connection,
+    wamid: &str,
+    status: &str,
+    now: &str,
+) -> Result<()> {
+    conn.prepare_cached(&format!(
+        "UPDATE outbound_messages SET delivery_status = ?1, updated_at = ?2 WHERE wamid = ?3 AND {}",
+        crate::model::DeliveryStatus::advances_sql("delivery_status")
+    ))?
+    .execute(params![status, now, wamid])?;
+    Ok(())
+}
+
+/// An erased person's replies lose their number and wording; how many.
+pub(crate) fn erase_to(
+    conn: &rusqlite::Connection,
+    contact: crate::model::ContactId,
+) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE outbound_messages SET to_number = NULL, body = '[erased]' WHERE contact_id = ?1",
+        [contact.0],
+    )?)
+}

@@ -3,12 +3,13 @@
 //! superseded: the proof behind a contact's current state is kept whatever its age, and nothing
 //! younger than the period is touched.
 
-use rusqlite::params;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::ledger;
 use crate::settings;
 use crate::store::Store;
+use crate::suppression;
 use crate::time::{self, Timestamp};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -33,23 +34,9 @@ pub fn apply(store: &mut Store, now: Timestamp, dry_run: bool) -> Result<Applied
     let years = years(store)?;
     let cutoff = time::to_db(&(now - chrono::Duration::days(365 * years + years / 4)));
     let run = |tx: &crate::store::Tx<'_>| -> Result<Applied> {
-        let events_redacted = tx.execute(
-            "UPDATE consent_events SET phone = NULL, source_detail = NULL, proof = NULL, evidence_ref = NULL,
-                redacted_at = ?1
-             WHERE redacted_at IS NULL AND recorded_at < ?2
-               AND EXISTS (SELECT 1 FROM consent_events later WHERE later.contact_id = consent_events.contact_id
-                           AND later.subject = consent_events.subject AND later.id > consent_events.id)",
-            params![time::to_db(&now), cutoff],
-        )?;
-        let webhook_bodies_deleted = tx.execute(
-            "DELETE FROM inbox WHERE processed_at IS NOT NULL AND received_at < ?1
-               AND id NOT IN (SELECT inbox_id FROM inbound_messages)",
-            [&cutoff],
-        )?;
-        let suppressions_ended = tx.execute(
-            "DELETE FROM suppressions WHERE reason = 'erased' AND suppressed_at < ?1",
-            [&cutoff],
-        )?;
+        let events_redacted = ledger::redact(tx, ledger::Redact::SupersededBefore(&cutoff), &now)?;
+        let webhook_bodies_deleted = crate::webhook::inbox::prune_before(tx, &cutoff)?;
+        let suppressions_ended = suppression::end_erased_before(tx, &cutoff)?;
         Ok(Applied {
             cutoff: cutoff.clone(),
             events_redacted,

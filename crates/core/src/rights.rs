@@ -3,7 +3,6 @@
 //! number stays on the suppression list so they are never re-imported as opted in or messaged by
 //! accident, and the ledger still verifies).
 
-use rusqlite::params;
 use serde::Serialize;
 
 use crate::contacts::{self, Contact};
@@ -212,25 +211,15 @@ pub fn erase(store: &mut Store, e164: &str) -> Result<Erased> {
         let now = time::now();
         let now_db = time::to_db(&now);
         suppression::add(tx, tx.salt(), e164, Reason::Erased, None, &now)?;
-        let events = tx.execute(
-            "UPDATE consent_events SET phone = NULL, source_detail = NULL, proof = NULL, evidence_ref = NULL,
-                redacted_at = ?1 WHERE contact_id = ?2 AND redacted_at IS NULL",
-            params![now_db, c.id.0],
-        )?;
-        let mut messages = tx.execute(
-            "UPDATE inbound_messages SET text = NULL, from_wa_id = NULL, from_user_id = NULL WHERE contact_id = ?1",
-            [c.id.0],
-        )?;
-        messages += tx.execute("UPDATE outbound_messages SET to_number = NULL, body = '[erased]' WHERE contact_id = ?1", [c.id.0])?;
-        tx.execute("UPDATE review_queue SET text = '[erased]', from_wa_id = NULL WHERE contact_id = ?1", [c.id.0])?;
+        let events = ledger::redact(tx, ledger::Redact::Contact(c.id), &now)?;
+        let messages = crate::webhook::erase_from(tx, c.id)? + crate::replies::erase_to(tx, c.id)?;
+        crate::optouts::erase_reviews(tx, c.id)?;
         let digits: String = e164.chars().filter(char::is_ascii_digit).collect();
-        tx.execute("UPDATE message_statuses SET recipient = NULL WHERE recipient = ?1", [digits])?;
-        tx.execute("DELETE FROM contact_tags WHERE contact_id = ?1", [c.id.0])?;
-        tx.execute(
-            "UPDATE contacts SET phone = 'erased:' || id, name = '', wa_id = NULL, bsuid = NULL,
-                erased_at = ?1, updated_at = ?1 WHERE id = ?2",
-            params![now_db, c.id.0],
-        )?;
-        Ok(Erased { events_redacted: events, messages_redacted: messages })
+        crate::webhook::erase_recipient(tx, &digits)?;
+        contacts::erase(tx, c.id, &now_db)?;
+        Ok(Erased {
+            events_redacted: events,
+            messages_redacted: messages,
+        })
     })
 }

@@ -74,3 +74,24 @@ pub fn add(
     )?;
     Ok(())
 }
+
+/// Takes `e164` off the list (the person signed up again themselves): when and why it was on.
+pub fn lift(conn: &Connection, salt: &[u8], e164: &str) -> Result<Option<(String, Timestamp)>> {
+    let found = lookup(conn, salt, e164)?;
+    if found.is_some() {
+        conn.execute(
+            "DELETE FROM suppressions WHERE phone_hash = ?1",
+            [&phone_hash(salt, e164)[..]],
+        )?;
+    }
+    Ok(found)
+}
+
+/// Ends the erasure suppressions older than the retention period: how many ended. (Opt-out
+/// suppressions never end.)
+pub fn end_erased_before(conn: &Connection, cutoff: &str) -> Result<usize> {
+    Ok(conn.execute(
+        "DELETE FROM suppressions WHERE reason = 'erased' AND suppressed_at < ?1",
+        [cutoff],
+    )?)
+}

@@ -84,7 +84,7 @@ fn contacts_json(core: &optdesk_core::Core) -> AppResult<String> {
             .map_err(|e| crate::AppError::new(crate::Kind::Storage, e.to_string()))?
     };
     // The page cache that list filled is not needed again soon: give it back too.
-    let _ = core.store().conn().execute_batch("PRAGMA shrink_memory");
+    core.store().shrink_memory();
     crate::memory::give_back();
     Ok(body)
 }

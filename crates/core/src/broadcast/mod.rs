@@ -10,7 +10,7 @@ pub mod message;
 pub mod pauses;
 pub mod plan;
 mod preview;
-mod recipients;
+pub(crate) mod recipients;
 pub mod results;
 pub mod schedule;
 mod starts;

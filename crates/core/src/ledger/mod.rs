@@ -11,6 +11,7 @@ mod verify;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use crate::contacts;
 use crate::error::{Error, Result};
 use crate::model::{ConsentState, ContactId, EventId, EventState, SourceKind, Subject};
 use crate::store::Tx;
@@ -65,10 +66,10 @@ pub struct Appender<'t, 'c> {
     tx: &'t Tx<'c>,
     // Held, not looked up per event: rusqlite's statement cache hashes the SQL text each call.
     insert: rusqlite::Statement<'t>,
-    materialise: rusqlite::Statement<'t>,
+    materialise: contacts::ConsentColumns<'t>,
     /// The contact whose materialised columns still have to be written, and the new values
     /// (one UPDATE per contact rather than per event; see [`Appender::flush`]).
-    pending: Option<(ContactId, [Option<rusqlite::types::Value>; 5])>,
+    pending: Option<(ContactId, contacts::ConsentValues)>,
     prev: hash::Hash,
     last_id: i64,
     count: i64,
@@ -102,7 +103,7 @@ impl<'t, 'c> Appender<'t, 'c> {
         Ok(Appender {
             tx,
             insert,
-            materialise: tx.prepare(MATERIALISE_SQL)?,
+            materialise: contacts::ConsentColumns::new(tx)?,
             pending: None,
             prev,
             last_id,
@@ -175,20 +176,7 @@ impl<'t, 'c> Appender<'t, 'c> {
         let Some((contact, values)) = self.pending.take() else {
             return Ok(());
         };
-        let [marketing, utility, meta_blocked, unreachable, review_pending] = values;
-        let changed = self.materialise.execute(params![
-            marketing,
-            utility,
-            meta_blocked,
-            unreachable,
-            review_pending,
-            self.recorded_at,
-            contact.0
-        ])?;
-        if changed != 1 {
-            return Err(Error::invalid(format!("no contact with id {}", contact.0)));
-        }
-        Ok(())
+        self.materialise.write(contact, values, &self.recorded_at)
     }
 
     /// Writes the pending materialised state and the chain's new head. Must run before the
@@ -217,13 +205,39 @@ pub fn record(tx: &Tx<'_>, ev: &NewEvent<'_>) -> Result<EventId> {
     Ok(id)
 }
 
-/// Sets the columns whose value is given (NULL leaves one as it is: no event ever sets a
-/// materialised column to NULL).
-const MATERIALISE_SQL: &str = "UPDATE contacts SET marketing = coalesce(?1, marketing),
-        utility = coalesce(?2, utility), meta_blocked = coalesce(?3, meta_blocked),
-        unreachable = coalesce(?4, unreachable), review_pending = coalesce(?5, review_pending),
-        updated_at = ?6
-    WHERE id = ?7";
+/// Which events lose their personal fields.
+pub enum Redact<'a> {
+    /// Every event of an erased person.
+    Contact(ContactId),
+    /// Events recorded before this time that a later event of the same contact and subject
+    /// replaced (the retention period; the current state's evidence is always kept).
+    SupersededBefore(&'a str),
+}
+
+/// Blanks the number, the wording and the proof of events; their hashes stay, so the chain still
+/// verifies (`verify` checks a redacted event by its payload hash). How many were redacted.
+pub fn redact(tx: &Tx<'_>, which: Redact<'_>, now: &Timestamp) -> Result<usize> {
+    const BLANK: &str =
+        "UPDATE consent_events SET phone = NULL, source_detail = NULL, proof = NULL,
+        evidence_ref = NULL, redacted_at = ?1";
+    let now = time::to_db(now);
+    Ok(match which {
+        Redact::Contact(id) => tx.execute(
+            &format!("{BLANK} WHERE contact_id = ?2 AND redacted_at IS NULL"),
+            params![now, id.0],
+        )?,
+        Redact::SupersededBefore(cutoff) => tx.execute(
+            &format!(
+                "{BLANK} WHERE redacted_at IS NULL AND recorded_at < ?2
+                   AND EXISTS (SELECT 1 FROM consent_events later
+                               WHERE later.contact_id = consent_events.contact_id
+                                 AND later.subject = consent_events.subject
+                                 AND later.id > consent_events.id)"
+            ),
+            params![now, cutoff],
+        )?,
+    })
+}
 
 /// The value a state takes in its materialised column: text for consent, 0/1 for flags.
 fn materialised_value(state: EventState) -> rusqlite::types::Value {

@@ -180,6 +180,12 @@ impl Store {
         &self.path
     }
 
+    /// Gives SQLite's page cache back to the system (after a large read that will not come
+    /// again soon). Best effort: a failure only means the memory stays in use.
+    pub fn shrink_memory(&self) {
+        let _ = self.conn.execute_batch("PRAGMA shrink_memory");
+    }
+
     pub fn conn(&self) -> &Connection {
         &self.conn
     }

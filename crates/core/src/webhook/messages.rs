@@ -180,6 +180,17 @@ fn restore_keyword_opt_outs(tx: &Tx<'_>, s: &Sender, ev: &Evidence<'_>) -> Resul
     Ok(())
 }
 
+/// An erased person's messages lose their text and their ids; how many.
+pub(crate) fn erase_from(
+    conn: &rusqlite::Connection,
+    contact: crate::model::ContactId,
+) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE inbound_messages SET text = NULL, from_wa_id = NULL, from_user_id = NULL WHERE contact_id = ?1",
+        [contact.0],
+    )?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,7 @@ use super::sender::{self, Evidence, Sender};
 use crate::error::Result;
 use crate::model::SourceKind;
 use crate::store::Tx;
-use crate::suppression;
-use crate::time::{self, Timestamp};
+use crate::time::Timestamp;
 
 /// The system message types that mean "this customer now has another number".
 const NUMBER_CHANGES: [&str; 2] = ["user_changed_number", "customer_changed_number"];
@@ -63,11 +62,7 @@ pub(super) fn handle(
             &ev,
         );
     }
-    tx.execute(
-        "UPDATE contacts SET phone = ?1, wa_id = ?2, phone_hash = ?3, updated_at = ?4 WHERE id = ?5",
-        params![new_phone, new, &suppression::phone_hash(tx.salt(), &new_phone)[..], time::to_db(&time::now()), id.0],
-    )?;
-    Ok(())
+    crate::contacts::change_number(tx, *id, &new_phone, new)
 }
 
 #[cfg(test)]

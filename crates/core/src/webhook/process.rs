@@ -10,17 +10,17 @@
 //! itself. Meta delivers at least once and out of order, so everything is idempotent: an inbound
 //! message is handled once per message id, a status once per (message id, status).
 
-use rusqlite::params;
 use serde::Serialize;
 
 use super::payload::{self, Part, PartKind};
-use super::{messages, preferences, statuses};
+use super::{inbox, messages, preferences, statuses};
+
+pub use super::inbox::{failed, retry_failed, Failed};
 use crate::error::{Error, Result};
 use crate::keywords::Rules;
 use crate::settings;
 use crate::store::{Store, Tx};
 use crate::templates;
-use crate::time;
 
 /// The shop's rules for reading webhooks, from the settings.
 #[derive(Debug, Clone)]
@@ -81,17 +81,7 @@ pub fn process_pending(store: &mut Store, p: &Processor) -> Result<ProcessReport
 /// Processes the next batch (up to 100 bodies) in one transaction; false when there was none.
 /// The receiver calls it batch by batch, holding its writer's turn for each.
 pub fn process_batch(store: &mut Store, p: &Processor, report: &mut ProcessReport) -> Result<bool> {
-    let batch: Vec<(i64, String, Vec<u8>)> = store
-        .conn()
-        .prepare_cached(
-            // Customers' messages (where STOP arrives) before delivery statuses: under a
-            // broadcast's flood of statuses an opt-out must not wait behind thousands of
-            // them. Each lane keeps its arrival order.
-            "SELECT id, received_at, body FROM inbox WHERE processed_at IS NULL AND error IS NULL
-             ORDER BY has_messages DESC, id LIMIT 100",
-        )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let batch = inbox::next_batch(store.conn(), 100)?;
     if batch.is_empty() {
         return Ok(false);
     }
@@ -102,20 +92,14 @@ pub fn process_batch(store: &mut Store, p: &Processor, report: &mut ProcessRepor
             tx.prepare_cached("SAVEPOINT body")?.execute([])?;
             match handle_body(tx, p, *id, received_at, body) {
                 Ok(failed_parts) => {
-                    tx.prepare_cached(
-                        "UPDATE inbox SET processed_at = ?1, error = NULL WHERE id = ?2",
-                    )?
-                    .execute(params![time::to_db(&time::now()), id])?;
+                    inbox::processed(tx, *id)?;
                     tx.prepare_cached("RELEASE body")?.execute([])?;
                     report.processed += 1;
                     report.failed_parts += failed_parts;
                 }
                 Err(e) => {
                     tx.execute_batch("ROLLBACK TO body; RELEASE body")?;
-                    tx.execute(
-                        "UPDATE inbox SET attempts = attempts + 1, error = ?1 WHERE id = ?2",
-                        params![e.to_string(), id],
-                    )?;
+                    inbox::failed_whole(tx, *id, &e.to_string())?;
                     report.failed += 1;
                 }
             }
@@ -123,40 +107,6 @@ pub fn process_batch(store: &mut Store, p: &Processor, report: &mut ProcessRepor
         Ok(())
     })?;
     Ok(true)
-}
-
-/// A body (or a part kept on its own) whose processing failed, kept for `inbox retry`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Failed {
-    pub id: i64,
-    pub received_at: String,
-    pub attempts: i64,
-    pub error: String,
-}
-
-/// The bodies that failed and wait for a retry, oldest first.
-pub fn failed(store: &Store) -> Result<Vec<Failed>> {
-    let mut stmt = store.conn().prepare(
-        "SELECT id, received_at, attempts, error FROM inbox
-         WHERE error IS NOT NULL AND processed_at IS NULL ORDER BY id",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(Failed {
-            id: r.get(0)?,
-            received_at: r.get(1)?,
-            attempts: r.get(2)?,
-            error: r.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// Puts failed bodies back in line; returns how many.
-pub fn retry_failed(store: &mut Store) -> Result<usize> {
-    Ok(store.conn().execute(
-        "UPDATE inbox SET error = NULL WHERE processed_at IS NULL AND error IS NOT NULL",
-        [],
-    )?)
 }
 
 /// Applies every part of a body it can. Ok with the number of parts kept aside when at least
@@ -201,17 +151,14 @@ fn handle_body(
     }
     for (part, error) in &failed {
         let one = payload::one_part_body(part);
-        tx.prepare_cached(
-            "INSERT INTO inbox (received_at, body, has_messages, parent_id, attempts, error)
-             VALUES (?1, ?2, ?3, ?4, 1, ?5)",
-        )?
-        .execute(params![
+        inbox::keep_failed_part(
+            tx,
             received_at,
-            one,
+            &one,
             part.array == Some("messages"),
             inbox_id,
-            format!("{error} (at {})", part.path)
-        ])?;
+            &format!("{error} (at {})", part.path),
+        )?;
     }
     Ok(failed.len() as u64)
 }

@@ -2,7 +2,7 @@
 //! keeping unknown senders' opt-outs as suppressions, queueing OptDesk's own replies, and the
 //! review queue.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::OptionalExtension;
 
 use crate::error::Result;
 use crate::ledger::{self, NewEvent};
@@ -51,8 +51,7 @@ pub(super) fn find(tx: &Tx<'_>, wa_id: Option<&str>, user_id: Option<&str>) -> R
         }
     }
     if let Some((id, _)) = &contact {
-        tx.prepare_cached("UPDATE contacts SET wa_id = coalesce(wa_id, ?1), bsuid = coalesce(bsuid, ?2) WHERE id = ?3")?
-            .execute(params![wa_id, user_id, id.0])?;
+        crate::contacts::learn_ids(tx, *id, wa_id, user_id)?;
     }
     Ok(Sender {
         contact,
@@ -227,26 +226,22 @@ pub(super) fn queue_reply(
     } else {
         ("queued", None, false)
     };
-    let now_db = time::to_db(&now);
-    tx.prepare_cached(
-        "INSERT OR IGNORE INTO outbound_messages (kind, contact_id, to_number, in_reply_to,
-            optout_event_id, body, state, error, created_at, updated_at, due_at, arrived_late)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
-    )?
-    .execute(params![
-        kind.as_str(),
-        s.contact.as_ref().map(|c| c.0 .0),
-        s.wa_id,
-        in_reply_to,
-        event.map(|e| e.0),
-        body,
-        state,
-        error,
-        now_db,
-        time::to_db(&due),
-        arrived_late,
-    ])?;
-    Ok(())
+    crate::replies::queue(
+        tx,
+        &crate::replies::NewReply {
+            kind: kind.as_str(),
+            contact: s.contact.as_ref().map(|c| c.0),
+            to: s.wa_id.as_deref(),
+            in_reply_to,
+            optout_event: event,
+            body,
+            state,
+            error: error.as_deref(),
+            now: &time::to_db(&now),
+            due: &time::to_db(&due),
+            arrived_late,
+        },
+    )
 }
 
 /// Puts a message in front of the owner; marketing to the sender is held until they decide.
@@ -258,11 +253,15 @@ pub(super) fn review(
     matched: Option<&str>,
     ev: &Evidence<'_>,
 ) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT OR IGNORE INTO review_queue (wamid, contact_id, from_wa_id, text, matched, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![wamid, s.contact.as_ref().map(|c| c.0 .0), s.wa_id, text, matched, time::to_db(&ev.at)])?;
+    crate::optouts::queue_review(
+        tx,
+        wamid,
+        s.contact.as_ref().map(|c| c.0),
+        s.wa_id.as_deref(),
+        text,
+        matched,
+        &time::to_db(&ev.at),
+    )?;
     if let Some(contact) = &s.contact {
         set_subject(tx, contact, Subject::ReviewPending, EventState::Set, ev)?;
     }

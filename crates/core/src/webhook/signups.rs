@@ -1,8 +1,6 @@
 //! A message carrying a sign-up code: the customer's own opt-in, with their message as proof.
 //! An unknown or retired code, or a code beside an opt-out word, goes to review instead.
 
-use rusqlite::params;
-
 use super::messages::Verdict;
 use super::payload::Message;
 use super::process::Processor;
@@ -65,21 +63,12 @@ pub(super) fn handle(
                 .unwrap_or("");
             let mut w = crate::contacts::RowWriter::new(tx)?;
             let id = w.insert(&phone, None, profile.trim(), &time::to_db(&time::now()))?;
-            tx.execute(
-                "UPDATE contacts SET wa_id = ?1, bsuid = ?2 WHERE id = ?3",
-                params![s.wa_id, s.user_id, id.0],
-            )?;
+            crate::contacts::learn_ids(tx, id, s.wa_id.as_deref(), s.user_id.as_deref())?;
             (id, phone)
         }
     };
     // Their own sign-up lifts a suppression, and the ledger says so.
-    let lifted = suppression::lookup(tx, tx.salt(), &contact.1)?;
-    if lifted.is_some() {
-        tx.execute(
-            "DELETE FROM suppressions WHERE phone_hash = ?1",
-            [&suppression::phone_hash(tx.salt(), &contact.1)[..]],
-        )?;
-    }
+    let lifted = suppression::lift(tx, tx.salt(), &contact.1)?;
     let detail = match &lifted {
         Some((reason, since)) => format!(
             "sign-up {tag}: {label} (lifted the suppression list entry, {reason} since {})",

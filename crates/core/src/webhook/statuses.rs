@@ -7,23 +7,11 @@ use rusqlite::params;
 use super::payload::Status;
 use super::process::Processor;
 use super::sender::{self, Evidence};
+use crate::broadcast::recipients;
 use crate::error::{Error, Result};
-use crate::model::{EventState, SourceKind, Subject};
+use crate::model::{ContactId, EventState, SourceKind, Subject};
 use crate::store::Tx;
 use crate::time;
-
-/// SQL that is true when the status in `?1` moves `col` forward: sent < delivered < read, and
-/// failed is final. The one place the ranks are written.
-fn advances(col: &str) -> String {
-    let rank = |x: &str| {
-        format!("CASE {x} WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4 ELSE 0 END")
-    };
-    format!(
-        "({col} IS NULL OR ({col} <> 'failed' AND {} > {}))",
-        rank("?1"),
-        rank(col)
-    )
-}
 
 /// `b=<broadcast>;c=<contact>`, as the engine sets `biz_opaque_callback_data`.
 pub(super) fn broadcast_callback(data: Option<&str>) -> Option<(i64, i64)> {
@@ -53,50 +41,28 @@ pub(super) fn handle(tx: &Tx<'_>, p: &Processor, st: &Status) -> Result<()> {
     if fresh == 0 {
         return Ok(());
     }
-    tx.prepare_cached(&format!(
-        "UPDATE outbound_messages SET delivery_status = ?1, updated_at = ?2 WHERE wamid = ?3 AND {}",
-        advances("delivery_status")
-    ))?
-    .execute(params![st.status, time::to_db(&now), st.id])?;
+    let now_db = time::to_db(&now);
+    crate::replies::record_delivery(tx, &st.id, &st.status, &now_db)?;
     // When it reached them, by Meta's clock: a read implies the delivery before it.
     let delivered_at = matches!(st.status.as_str(), "delivered" | "read").then(|| time::to_db(&at));
-    tx.prepare_cached(&format!(
-        "UPDATE broadcast_recipients SET delivery_status = ?1, updated_at = ?2 WHERE wamid = ?3 AND {}",
-        advances("delivery_status")
-    ))?
-    .execute(params![st.status, time::to_db(&now), st.id])?;
-    // Out of order too: a `delivered` after its `read` still moves the time earlier.
-    if let Some(d) = &delivered_at {
-        tx.prepare_cached(
-            "UPDATE broadcast_recipients SET delivered_at = ?1
-             WHERE wamid = ?2 AND (delivered_at IS NULL OR delivered_at > ?1)",
-        )?
-        .execute(params![d, st.id])?;
-    }
+    let delivery = recipients::Delivery {
+        wamid: &st.id,
+        status: &st.status,
+        delivered_at: delivered_at.as_deref(),
+        now: &now_db,
+    };
+    recipients::record_delivery(tx, &delivery)?;
     // The callback data names the recipient even before the engine stored the message id (the
     // webhook can win that race), and settles one held as unknown after a crash.
     if let Some((b, c)) = broadcast_callback(st.callback_data.as_deref()) {
-        tx.prepare_cached(&format!(
-            "UPDATE broadcast_recipients SET wamid = coalesce(wamid, ?2), updated_at = ?3,
-                state = CASE state WHEN 'unknown' THEN 'sent' ELSE state END,
-                reason = CASE state WHEN 'unknown' THEN 'settled by WhatsApp''s status webhook' ELSE reason END,
-                delivery_status = CASE WHEN {} THEN ?1 ELSE delivery_status END,
-                delivered_at = CASE WHEN ?6 IS NOT NULL AND (delivered_at IS NULL OR delivered_at > ?6)
-                                    THEN ?6 ELSE delivered_at END
-             WHERE broadcast_id = ?4 AND contact_id = ?5 AND (wamid IS NULL OR wamid = ?2)",
-            advances("delivery_status")
-        ))?
-        .execute(params![st.status, st.id, time::to_db(&now), b, c, delivered_at])?;
+        recipients::settle_by_callback(tx, b, ContactId(c), &delivery)?;
     }
     if st.status != "failed" {
         return Ok(());
     }
     if let Some(e) = st.errors.first() {
         let reason = format!("{} (code {})", e.class().advice(), e.code);
-        tx.prepare_cached(
-            "UPDATE broadcast_recipients SET reason = ?1, error_code = ?2 WHERE wamid = ?3",
-        )?
-        .execute(params![reason, e.code, st.id])?;
+        recipients::record_failure(tx, &st.id, &reason, e.code)?;
     }
     // WhatsApp held it back: not consent, but their marketing waits as WhatsApp asks.
     if let Some(e) = st
@@ -173,6 +139,16 @@ fn guard(tx: &Tx<'_>, p: &Processor, now: &time::Timestamp) -> Result<()> {
     Ok(())
 }
 
+/// An erased person's number goes from the delivery statuses (`digits`: their number as Meta
+/// writes it, without the `+`).
+pub(crate) fn erase_recipient(conn: &rusqlite::Connection, digits: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE message_statuses SET recipient = NULL WHERE recipient = ?1",
+        [digits],
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,7 +169,7 @@ mod tests {
             conn.query_row(
                 &format!(
                     "SELECT {} FROM (SELECT ?2 AS delivery_status)",
-                    advances("delivery_status")
+                    crate::model::DeliveryStatus::advances_sql("delivery_status")
                 ),
                 params![to, from],
                 |r| r.get(0),

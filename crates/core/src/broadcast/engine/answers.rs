@@ -75,8 +75,7 @@ pub(super) fn apply(
                     // A status webhook may already have been here (with a failure reason): keep it.
                     tx.prepare_cached("UPDATE broadcast_recipients SET state = 'sent', wamid = coalesce(wamid, ?1), updated_at = ?2 WHERE broadcast_id = ?3 AND contact_id = ?4")?
                         .execute(params![sent.message_id, now_db, id, cid.0])?;
-                    tx.prepare_cached("UPDATE contacts SET wa_id = coalesce(wa_id, ?1), last_marketing_at = CASE WHEN ?2 THEN ?3 ELSE last_marketing_at END WHERE id = ?4")?
-                        .execute(params![sent.wa_id, category == Category::Marketing, now_db, cid.0])?;
+                    crate::contacts::sent_to(tx, cid, sent.wa_id.as_deref(), category == Category::Marketing, &now_db)?;
                 }
                 Err(e @ ClientError::Network { .. }) => set("unknown", Some(&e.to_string()), None, None, cid)?,
                 Err(ClientError::Graph { error, .. }) => {

@@ -1,174 +1,15 @@
-//! Contacts: one per E.164 number, with name and tags, and their consent and flags as the ledger
-//! last set them.
+//! The one writer of `contacts` and `contact_tags`. Everything that changes a contact row calls
+//! a function here: the import and the owner's edits, the ledger's materialised consent, the ids
+//! WhatsApp tells us, a changed number, an erasure, and WhatsApp's holds.
 
-use std::collections::HashMap;
+use rusqlite::{params, Connection, OptionalExtension};
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde::{Serialize, Serializer};
-
+use super::{consent_col, get, normalize_tag, require, Contact};
 use crate::error::{Error, Result};
 use crate::model::{ConsentState, ContactId};
 use crate::store::{Store, Tx};
 use crate::suppression;
 use crate::time;
-
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
-pub struct Contact {
-    pub id: ContactId,
-    /// E.164.
-    pub phone: String,
-    pub name: String,
-    pub tags: Vec<String>,
-    #[serde(serialize_with = "consent_label")]
-    pub marketing: Option<ConsentState>,
-    #[serde(serialize_with = "consent_label")]
-    pub utility: Option<ConsentState>,
-    pub meta_blocked: bool,
-    pub unreachable: bool,
-    pub review_pending: bool,
-    pub suppressed: bool,
-    pub wa_id: Option<String>,
-    pub bsuid: Option<String>,
-    pub last_marketing_at: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-fn consent_label<S: Serializer>(v: &Option<ConsentState>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(ConsentState::label(*v))
-}
-
-/// Which contacts `list` returns. Empty fields match everyone.
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    /// Contacts with any of these tags.
-    pub tags: Vec<String>,
-    /// `Some(None)` selects contacts with no marketing record (unknown).
-    pub marketing: Option<Option<ConsentState>>,
-    pub utility: Option<Option<ConsentState>>,
-}
-
-const CONTACT_COLUMNS: &str = "c.id, c.phone, c.name, c.marketing, c.utility, c.meta_blocked,
-    c.unreachable, c.review_pending, s.phone_hash IS NOT NULL, c.wa_id, c.bsuid,
-    c.last_marketing_at, c.created_at, c.updated_at";
-
-const CONTACT_FROM: &str =
-    "FROM contacts c LEFT JOIN suppressions s ON s.phone_hash = c.phone_hash";
-
-/// Reads a materialised consent column without allocating.
-pub(crate) fn consent_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<ConsentState>> {
-    Ok(match r.get_ref(i)?.as_str_or_null()? {
-        None => None,
-        Some("opted_in") => Some(ConsentState::OptedIn),
-        Some(_) => Some(ConsentState::OptedOut),
-    })
-}
-
-fn read_contact(r: &Row<'_>) -> rusqlite::Result<Contact> {
-    Ok(Contact {
-        id: ContactId(r.get(0)?),
-        phone: r.get(1)?,
-        name: r.get(2)?,
-        tags: Vec::new(),
-        marketing: consent_col(r, 3)?,
-        utility: consent_col(r, 4)?,
-        meta_blocked: r.get(5)?,
-        unreachable: r.get(6)?,
-        review_pending: r.get(7)?,
-        suppressed: r.get(8)?,
-        wa_id: r.get(9)?,
-        bsuid: r.get(10)?,
-        last_marketing_at: r.get(11)?,
-        created_at: r.get(12)?,
-        updated_at: r.get(13)?,
-    })
-}
-
-/// Trims a tag and folds inner whitespace; refuses the characters CSV files split tags on.
-pub fn normalize_tag(raw: &str) -> Result<Option<String>> {
-    let tag = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-    if tag.is_empty() {
-        return Ok(None);
-    }
-    if tag.contains([';', '|']) {
-        return Err(Error::invalid(format!(
-            "tag {raw:?} may not contain ';' or '|'"
-        )));
-    }
-    if tag.chars().count() > 64 {
-        return Err(Error::invalid(format!(
-            "tag {raw:?} is longer than 64 characters"
-        )));
-    }
-    Ok(Some(tag))
-}
-
-pub fn get(conn: &Connection, e164: &str) -> Result<Option<Contact>> {
-    let sql = format!("SELECT {CONTACT_COLUMNS} {CONTACT_FROM} WHERE c.phone = ?1");
-    let contact = conn.query_row(&sql, [e164], read_contact).optional()?;
-    contact
-        .map(|mut c| {
-            c.tags = tags_of(conn, c.id)?;
-            Ok(c)
-        })
-        .transpose()
-}
-
-/// The contact with this number, or an error naming the number.
-pub fn require(conn: &Connection, e164: &str) -> Result<Contact> {
-    get(conn, e164)?.ok_or_else(|| Error::ContactNotFound(e164.to_string()))
-}
-
-fn tags_of(conn: &Connection, id: ContactId) -> Result<Vec<String>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT tag FROM contact_tags WHERE contact_id = ?1 ORDER BY tag")?;
-    let tags = stmt
-        .query_map([id.0], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(tags)
-}
-
-/// Every contact that matches `filter`, ordered by number.
-pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Contact>> {
-    let mut sql = format!("SELECT {CONTACT_COLUMNS} {CONTACT_FROM} WHERE c.erased_at IS NULL");
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    if !filter.tags.is_empty() {
-        let marks = vec!["?"; filter.tags.len()].join(", ");
-        sql +=
-            &format!(" AND c.id IN (SELECT contact_id FROM contact_tags WHERE tag IN ({marks}))");
-        args.extend(filter.tags.iter().map(|t| t.clone().into()));
-    }
-    for (column, wanted) in [("marketing", filter.marketing), ("utility", filter.utility)] {
-        match wanted {
-            None => {}
-            Some(None) => sql += &format!(" AND c.{column} IS NULL"),
-            Some(Some(state)) => {
-                sql += &format!(" AND c.{column} = ?");
-                args.push(state.as_str().to_string().into());
-            }
-        }
-    }
-    sql += " ORDER BY c.phone";
-    let mut stmt = conn.prepare(&sql)?;
-    let mut contacts: Vec<Contact> = stmt
-        .query_map(rusqlite::params_from_iter(args), read_contact)?
-        .collect::<rusqlite::Result<_>>()?;
-
-    let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
-    let mut stmt =
-        conn.prepare("SELECT contact_id, tag FROM contact_tags ORDER BY contact_id, tag")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        tags.entry(r.get(0)?).or_default().push(r.get(1)?);
-    }
-    for c in &mut contacts {
-        if let Some(t) = tags.remove(&c.id.0) {
-            c.tags = t;
-        }
-    }
-    Ok(contacts)
-}
 
 /// Writes contact rows with statements prepared once (an import writes 100,000 of them).
 /// Consent never goes through here: only the ledger sets it.
@@ -273,6 +114,15 @@ impl<'t> RowWriter<'t> {
         Ok(self.set_name.execute(params![name, now, id.0])? == 1)
     }
 
+    /// Removes a tag; whether it was there.
+    pub fn remove_tag(&mut self, id: ContactId, tag: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM contact_tags WHERE contact_id = ?1 AND tag = ?2")?
+            .execute(params![id.0, tag])?
+            == 1)
+    }
+
     pub fn touch(&mut self, id: ContactId, now: &str) -> Result<()> {
         self.touch.execute(params![now, id.0])?;
         Ok(())
@@ -366,10 +216,7 @@ pub fn edit(store: &mut Store, e164: &str, edit: &Edit) -> Result<Contact> {
             changed |= w.add_tag(c.id, t)?;
         }
         for t in &remove_tags {
-            changed |= tx.execute(
-                "DELETE FROM contact_tags WHERE contact_id = ?1 AND tag = ?2",
-                params![c.id.0, t],
-            )? > 0;
+            changed |= w.remove_tag(c.id, t)?;
         }
         if changed {
             w.touch(c.id, &now)?;
@@ -377,4 +224,103 @@ pub fn edit(store: &mut Store, e164: &str, edit: &Edit) -> Result<Contact> {
         Ok(())
     })?;
     require(store.conn(), e164)
+}
+
+/// Remembers the ids WhatsApp told us for a contact; an id already known is kept.
+pub(crate) fn learn_ids(
+    conn: &Connection,
+    id: ContactId,
+    wa_id: Option<&str>,
+    bsuid: Option<&str>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE contacts SET wa_id = coalesce(wa_id, ?1), bsuid = coalesce(bsuid, ?2) WHERE id = ?3",
+    )?
+    .execute(params![wa_id, bsuid, id.0])?;
+    Ok(())
+}
+
+/// WhatsApp accepted a message to them: the id it answered with, and for marketing the time
+/// (the frequency rules count from it).
+pub(crate) fn sent_to(
+    conn: &Connection,
+    id: ContactId,
+    wa_id: Option<&str>,
+    marketing: bool,
+    at: &str,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE contacts SET wa_id = coalesce(wa_id, ?1),
+            last_marketing_at = CASE WHEN ?2 THEN ?3 ELSE last_marketing_at END WHERE id = ?4",
+    )?
+    .execute(params![wa_id, marketing, at, id.0])?;
+    Ok(())
+}
+
+/// The customer changed their number in WhatsApp: the contact moves to the new one.
+pub(crate) fn change_number(
+    tx: &Tx<'_>,
+    id: ContactId,
+    new_phone: &str,
+    wa_id: &str,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE contacts SET phone = ?1, wa_id = ?2, phone_hash = ?3, updated_at = ?4 WHERE id = ?5",
+        params![
+            new_phone,
+            wa_id,
+            &suppression::phone_hash(tx.salt(), new_phone)[..],
+            time::to_db(&time::now()),
+            id.0
+        ],
+    )?;
+    Ok(())
+}
+
+/// Blanks an erased person's row: number, name, ids and tags go; the row stays, as the ledger's
+/// events point at it.
+pub(crate) fn erase(conn: &Connection, id: ContactId, at: &str) -> Result<()> {
+    conn.execute("DELETE FROM contact_tags WHERE contact_id = ?1", [id.0])?;
+    conn.execute(
+        "UPDATE contacts SET phone = 'erased:' || id, name = '', wa_id = NULL, bsuid = NULL,
+            erased_at = ?1, updated_at = ?1 WHERE id = ?2",
+        params![at, id.0],
+    )?;
+    Ok(())
+}
+
+/// The consent columns as the ledger last set them (the ledger is their only caller): a column
+/// given as `None` is left as it is, as no event ever sets one to NULL.
+pub(crate) struct ConsentColumns<'t>(rusqlite::Statement<'t>);
+
+/// marketing, utility, meta_blocked, unreachable, review_pending: in `Subject`'s order.
+pub(crate) type ConsentValues = [Option<rusqlite::types::Value>; 5];
+
+impl<'t> ConsentColumns<'t> {
+    pub fn new(conn: &'t Connection) -> Result<Self> {
+        Ok(ConsentColumns(conn.prepare(
+            "UPDATE contacts SET marketing = coalesce(?1, marketing),
+                utility = coalesce(?2, utility), meta_blocked = coalesce(?3, meta_blocked),
+                unreachable = coalesce(?4, unreachable), review_pending = coalesce(?5, review_pending),
+                updated_at = ?6
+             WHERE id = ?7",
+        )?))
+    }
+
+    pub fn write(&mut self, id: ContactId, values: ConsentValues, at: &str) -> Result<()> {
+        let [marketing, utility, meta_blocked, unreachable, review_pending] = values;
+        let changed = self.0.execute(params![
+            marketing,
+            utility,
+            meta_blocked,
+            unreachable,
+            review_pending,
+            at,
+            id.0
+        ])?;
+        if changed != 1 {
+            return Err(Error::invalid(format!("no contact with id {}", id.0)));
+        }
+        Ok(())
+    }
 }
