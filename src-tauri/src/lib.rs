@@ -80,7 +80,7 @@ pub fn run() {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let desk = handle.state::<Desk>();
-                let port = optdesk_core::settings::get(desk.core.store().conn(), "receiver_port")
+                let port = optdesk_core::settings::get(&*desk.core.store(), "receiver_port")
                     .ok()
                     .flatten()
                     .and_then(|p| p.parse::<u16>().ok());

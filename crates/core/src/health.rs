@@ -41,7 +41,8 @@ impl Health {
     }
 }
 
-pub fn get(conn: &Connection) -> Result<Health> {
+pub fn get(db: &impl crate::store::Db) -> Result<Health> {
+    let conn = db.connection();
     Ok(conn.query_row(
         "SELECT quality, messaging_limit, account_problem, last_event, updated_at FROM number_health WHERE id = 1",
         [],

@@ -238,7 +238,8 @@ pub fn import(store: &mut Store, bytes: &[u8], source: &str, effective: &str) ->
     card(store.conn())?.ok_or_else(|| Error::invalid("the rate card was not stored"))
 }
 
-pub fn card(conn: &Connection) -> Result<Option<Card>> {
+pub fn card(db: &impl crate::store::Db) -> Result<Option<Card>> {
+    let conn = db.connection();
     let Some((source, effective, imported_at)) = conn
         .query_row(
             "SELECT source, effective, imported_at FROM rate_card_source WHERE id = 1",

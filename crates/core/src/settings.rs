@@ -402,7 +402,8 @@ pub fn key(name: &str) -> Result<&'static Key> {
 }
 
 /// The value of a setting, or its default. `None` when neither is set.
-pub fn get(conn: &Connection, name: &str) -> Result<Option<String>> {
+pub fn get(db: &impl crate::store::Db, name: &str) -> Result<Option<String>> {
+    let conn = db.connection();
     let k = key(name)?;
     let stored: Option<String> = conn
         .query_row("SELECT value FROM settings WHERE key = ?1", [name], |r| {
@@ -418,7 +419,8 @@ pub fn check(name: &str, value: &str) -> Result<String> {
 }
 
 /// Checks and stores a setting; returns the value as stored (normalised: `gb` → `GB`).
-pub fn set(conn: &Connection, name: &str, value: &str) -> Result<String> {
+pub fn set(db: &impl crate::store::Db, name: &str, value: &str) -> Result<String> {
+    let conn = db.connection();
     let k = key(name)?;
     let value = (k.check)(value)?;
     conn.execute(
@@ -449,9 +451,10 @@ pub fn quiet_hours_notice(conn: &Connection) -> Result<Option<&'static str>> {
 /// one), the number itself and its messaging limit. Both faces run this after a test; it says
 /// why the display number could not be read, if it could not.
 pub fn remember_phone_info(
-    conn: &Connection,
+    db: &impl crate::store::Db,
     info: &crate::whatsapp::PhoneNumberInfo,
 ) -> Result<Option<String>> {
+    let conn = db.connection();
     if get(conn, "business_name")?.is_none() {
         if let Some(name) = &info.verified_name {
             set(conn, "business_name", name)?;
@@ -475,13 +478,15 @@ pub fn remember_phone_info(
     Ok(unreadable)
 }
 
-pub fn unset(conn: &Connection, name: &str) -> Result<()> {
+pub fn unset(db: &impl crate::store::Db, name: &str) -> Result<()> {
+    let conn = db.connection();
     key(name)?;
     conn.execute("DELETE FROM settings WHERE key = ?1", [name])?;
     Ok(())
 }
 
-pub fn default_region(conn: &Connection) -> Result<Option<Region>> {
+pub fn default_region(db: &impl crate::store::Db) -> Result<Option<Region>> {
+    let conn = db.connection();
     get(conn, "default_region")?
         .map(|r| Region::parse(&r))
         .transpose()

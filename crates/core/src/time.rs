@@ -10,11 +10,11 @@ pub fn now() -> Timestamp {
 }
 
 /// Where "now" comes from for planning: schedules and quiet hours. Release builds only have the
-/// system's; tests (and builds with the `test-clock` feature, which only test builds turn on)
+/// system's; tests (and builds with the `test-support` feature, which only test builds turn on)
 /// can hold one and move it, instead of sleeping until 21:00.
 #[derive(Clone, Default)]
 pub struct Clock {
-    #[cfg(any(test, feature = "test-clock"))]
+    #[cfg(any(test, feature = "test-support"))]
     manual: Option<std::sync::Arc<std::sync::Mutex<Timestamp>>>,
 }
 
@@ -24,7 +24,7 @@ impl Clock {
     }
 
     pub fn now(&self) -> Timestamp {
-        #[cfg(any(test, feature = "test-clock"))]
+        #[cfg(any(test, feature = "test-support"))]
         if let Some(m) = &self.manual {
             return *m.lock().unwrap_or_else(|p| p.into_inner());
         }
@@ -32,7 +32,7 @@ impl Clock {
     }
 
     /// A clock standing at `at` until it is moved.
-    #[cfg(any(test, feature = "test-clock"))]
+    #[cfg(any(test, feature = "test-support"))]
     pub fn manual(at: Timestamp) -> Clock {
         Clock {
             manual: Some(std::sync::Arc::new(std::sync::Mutex::new(at))),
@@ -40,7 +40,7 @@ impl Clock {
     }
 
     /// Moves a manual clock (every copy of it) to `at`.
-    #[cfg(any(test, feature = "test-clock"))]
+    #[cfg(any(test, feature = "test-support"))]
     pub fn set(&self, at: Timestamp) {
         if let Some(m) = &self.manual {
             *m.lock().unwrap_or_else(|p| p.into_inner()) = at;

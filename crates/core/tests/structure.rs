@@ -166,9 +166,15 @@ fn no_sql_outside_the_core() {
             let literal = ["SELECT ", "INSERT INTO", "UPDATE ", "DELETE FROM"]
                 .iter()
                 .any(|k| line.contains(k) && line.contains('"'));
-            let call = [".execute(", "execute_batch(", ".query_row(", ".prepare("]
-                .iter()
-                .any(|k| line.contains(k));
+            let call = [
+                ".conn()",
+                ".execute(",
+                "execute_batch(",
+                ".query_row(",
+                ".prepare(",
+            ]
+            .iter()
+            .any(|k| line.contains(k));
             let sql = literal || call;
             if sql || line.contains("rusqlite") {
                 wrong.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));

@@ -14,7 +14,7 @@ use crate::{AppResult, Desk};
 
 #[tauri::command]
 pub async fn broadcasts_list(desk: State<'_, Desk>) -> AppResult<Vec<Summary>> {
-    Ok(broadcast::list(desk.core.store().conn())?)
+    Ok(broadcast::list(&*desk.core.store())?)
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -76,7 +76,7 @@ pub async fn broadcast_send<R: Runtime>(
 ) -> AppResult<()> {
     desk.core.store().quick_check()?;
     let client = Arc::new(desk.core.client()?);
-    let rate = broadcast::send_rate(desk.core.store().conn())?;
+    let rate = broadcast::send_rate(&*desk.core.store())?;
     // Relay mode: the engine collects the mailbox before its first claim, and refuses to start
     // when it cannot, unless the owner answered "send anyway" for this start.
     let drain = engine::Drain::from_settings(&desk.core.store(), desk.core.secrets())?;
@@ -143,7 +143,7 @@ pub async fn broadcast_send<R: Runtime>(
             },
             Err(e) => {
                 let desk = app.state::<Desk>();
-                let counts = broadcast::counts(desk.core.store().conn(), id).unwrap_or_default();
+                let counts = broadcast::counts(&*desk.core.store(), id).unwrap_or_default();
                 BroadcastProgress {
                     id,
                     counts,
@@ -213,7 +213,7 @@ pub struct ResultsView {
 pub async fn broadcast_results(desk: State<'_, Desk>, id: i64) -> AppResult<ResultsView> {
     let store = desk.core.store();
     Ok(ResultsView {
-        results: broadcast::results::results(store.conn(), id)?,
-        pauses: broadcast::pauses::history(store.conn(), id)?,
+        results: broadcast::results::results(&*store, id)?,
+        pauses: broadcast::pauses::history(&*store, id)?,
     })
 }

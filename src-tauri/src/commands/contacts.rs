@@ -64,7 +64,7 @@ fn code(state: Option<ConsentState>) -> u8 {
 /// The contact list as the Contacts screen takes it, as JSON.
 fn contacts_json(core: &optdesk_core::Core) -> AppResult<String> {
     let body = {
-        let all = contacts::list(core.store().conn(), &Filter::default())?;
+        let all = contacts::list(&*core.store(), &Filter::default())?;
         let mut c = Columns::default();
         for r in all {
             c.phone.push(r.phone);
@@ -144,7 +144,7 @@ pub async fn consent_set(desk: State<'_, Desk>, input: ConsentInput) -> AppResul
             occurred_at: None,
         },
     )?;
-    Ok(contacts::require(store.conn(), &e164)?.into())
+    Ok(contacts::require(&*store, &e164)?.into())
 }
 
 /// Writes the person's proof of consent as a page to read and print (the same as

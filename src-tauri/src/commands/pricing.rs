@@ -7,7 +7,7 @@ use crate::{AppResult, Desk};
 
 #[tauri::command]
 pub async fn pricing_card(desk: State<'_, Desk>) -> AppResult<Option<Card>> {
-    Ok(pricing::card(desk.core.store().conn())?)
+    Ok(pricing::card(&*desk.core.store())?)
 }
 
 /// Replaces the rate card with the chosen file (refused whole, by line, if any line is wrong).

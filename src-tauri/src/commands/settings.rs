@@ -46,7 +46,7 @@ pub async fn app_status(desk: State<'_, Desk>) -> AppResult<AppStatus> {
         .map(|t| t.is_some())
         .unwrap_or(false);
     let store = desk.core.store();
-    let conn = store.conn();
+    let conn = &*store;
     let hooks = optdesk_core::reachability::state::load(conn)?;
     Ok(AppStatus {
         webhook_confirmed: hooks.drift.is_none()
@@ -80,7 +80,7 @@ pub async fn settings_get(desk: State<'_, Desk>) -> AppResult<Vec<Setting>> {
             Ok(Setting {
                 name: k.name,
                 help: k.help,
-                value: settings::get(store.conn(), k.name)?,
+                value: settings::get(&*store, k.name)?,
             })
         })
         .collect()
@@ -95,11 +95,11 @@ pub async fn settings_set(
 ) -> AppResult<Option<String>> {
     let store = desk.core.store();
     if value.trim().is_empty() {
-        settings::unset(store.conn(), &name)?;
+        settings::unset(&*store, &name)?;
     } else {
-        settings::set(store.conn(), &name, &value)?;
+        settings::set(&*store, &name, &value)?;
     }
-    Ok(settings::get(store.conn(), &name)?)
+    Ok(settings::get(&*store, &name)?)
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -146,14 +146,14 @@ pub async fn receiver_start(desk: State<'_, Desk>, port: u16) -> AppResult<Recei
     }
     let status = desk.receiver.start(&desk.core, port).await?;
     // Remembered, so the receiver starts with the app tomorrow too.
-    settings::set(desk.core.store().conn(), "receiver_port", &port.to_string())?;
+    settings::set(&*desk.core.store(), "receiver_port", &port.to_string())?;
     Ok(status)
 }
 
 #[tauri::command]
 pub async fn receiver_stop(desk: State<'_, Desk>) -> AppResult<ReceiverStatus> {
     desk.receiver.stop();
-    settings::unset(desk.core.store().conn(), "receiver_port")?;
+    settings::unset(&*desk.core.store(), "receiver_port")?;
     Ok(desk.receiver.status())
 }
 
@@ -204,7 +204,7 @@ pub async fn signup_create(
 ) -> AppResult<SignUp> {
     let mut store = desk.core.store();
     let source = signup::create(&mut store, &label, topic, None)?;
-    let business = settings::get(store.conn(), "business_name")?.unwrap_or_default();
+    let business = settings::get(&*store, "business_name")?.unwrap_or_default();
     drop(store);
     let folder = desk.core.database().path.parent().map_or_else(
         || std::path::PathBuf::from("signups"),

@@ -10,7 +10,7 @@ use crate::{AppResult, Desk};
 
 #[tauri::command]
 pub async fn templates_list(desk: State<'_, Desk>) -> AppResult<Vec<StoredTemplate>> {
-    Ok(templates::list(desk.core.store().conn())?)
+    Ok(templates::list(&*desk.core.store())?)
 }
 
 #[tauri::command]
@@ -33,7 +33,7 @@ pub struct Checked {
 /// Validates a draft exactly as submission would, and applies the footer rule.
 #[tauri::command]
 pub async fn template_check(desk: State<'_, Desk>, draft: Value) -> AppResult<Checked> {
-    let footer_text = settings::get(desk.core.store().conn(), "footer_text")?.unwrap_or_default();
+    let footer_text = settings::get(&*desk.core.store(), "footer_text")?.unwrap_or_default();
     let mut template = draft;
     let mut violations = templates::validate(&template);
     let footer = match templates::apply_footer_rule(&mut template, &footer_text) {

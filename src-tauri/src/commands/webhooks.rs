@@ -46,11 +46,11 @@ pub async fn webhook_connect(desk: State<'_, Desk>, choice: String) -> AppResult
     // mode's public side.
     let mut status = desk.receiver.status();
     if !status.running {
-        let port = settings::get(desk.core.store().conn(), "receiver_port")?
+        let port = settings::get(&*desk.core.store(), "receiver_port")?
             .and_then(|p| p.parse().ok())
             .unwrap_or(8787);
         status = desk.receiver.start(&desk.core, port).await?;
-        settings::set(desk.core.store().conn(), "receiver_port", &port.to_string())?;
+        settings::set(&*desk.core.store(), "receiver_port", &port.to_string())?;
     }
     let Some(url) = status.public_url else {
         return Err(AppError::new(
@@ -66,7 +66,7 @@ pub async fn webhook_connect(desk: State<'_, Desk>, choice: String) -> AppResult
     let outcome =
         reachability::connect::connect(&mut store, &client, &secrets, &url, choice).await?;
     if matches!(outcome, Outcome::Connected(_)) {
-        reachability::state::record_test_asked(store.conn())?;
+        reachability::state::record_test_asked(&store)?;
     }
     Ok(outcome)
 }

@@ -184,10 +184,10 @@ pub fn run(mut ctx: Ctx, cmd: BroadcastsCmd) -> CliResult {
             recipients,
             json,
         } => {
-            let b = broadcast::get(ctx.store.conn(), id)?;
-            let counts = broadcast::counts(ctx.store.conn(), id)?;
+            let b = broadcast::get(&ctx.store, id)?;
+            let counts = broadcast::counts(&ctx.store, id)?;
             let list = if recipients {
-                Some(broadcast::recipients(ctx.store.conn(), id)?)
+                Some(broadcast::recipients(&ctx.store, id)?)
             } else {
                 None
             };
@@ -258,7 +258,7 @@ pub fn run(mut ctx: Ctx, cmd: BroadcastsCmd) -> CliResult {
             Ok(Done::Ok)
         }
         BroadcastsCmd::List { json } => {
-            let mut all: Vec<_> = broadcast::list(ctx.store.conn())?
+            let mut all: Vec<_> = broadcast::list(&ctx.store)?
                 .into_iter()
                 .map(|s| (s.broadcast, s.counts))
                 .collect();
@@ -292,7 +292,7 @@ pub fn run(mut ctx: Ctx, cmd: BroadcastsCmd) -> CliResult {
 
 /// The state, with a schedule as the shop reads it.
 fn when(ctx: &Ctx, b: &broadcast::Broadcast) -> Result<String, Error> {
-    let Some(s) = broadcast::schedule::get_schedule(ctx.store.conn(), b.id)? else {
+    let Some(s) = broadcast::schedule::get_schedule(&ctx.store, b.id)? else {
         return Ok(b.state.clone());
     };
     Ok(match (&b.state[..], &s.missed_at) {
@@ -324,7 +324,7 @@ struct Starting {
 fn send(ctx: Ctx, id: i64, rate: Option<f64>, how: Starting) -> CliResult {
     ctx.store.quick_check()?;
     let drain = engine::Drain::from_settings(&ctx.store, &optdesk_core::secrets::system_store())?;
-    if let Some(w) = broadcast::offline_warning(ctx.store.conn())? {
+    if let Some(w) = broadcast::offline_warning(&ctx.store)? {
         eprintln!("optdesk: note: {w}");
     }
     let client = Arc::new(client(&ctx)?);
@@ -335,7 +335,7 @@ fn send(ctx: Ctx, id: i64, rate: Option<f64>, how: Starting) -> CliResult {
                 "--rate {r} must be above 0 and at most 1000"
             )))
         }
-        None => broadcast::send_rate(ctx.store.conn())?,
+        None => broadcast::send_rate(&ctx.store)?,
     };
     let db = ctx.store.database();
     drop(ctx);

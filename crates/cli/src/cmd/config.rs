@@ -9,7 +9,7 @@ use crate::args::ConfigCmd;
 use crate::{out, CliResult, Done};
 
 pub fn run(ctx: Ctx, cmd: ConfigCmd) -> CliResult {
-    let conn = ctx.store.conn();
+    let conn = &ctx.store;
     match cmd {
         ConfigCmd::Get { key } => match settings::get(conn, &key)? {
             Some(v) => println!("{v}"),

@@ -273,7 +273,7 @@ fn list(ctx: &Ctx, a: ListArgs) -> CliResult {
             .map(ConsentState::parse_filter)
             .transpose()?,
     };
-    let list = contacts::list(ctx.store.conn(), &filter)?;
+    let list = contacts::list(&ctx.store, &filter)?;
     if a.json {
         let mut w = out::stdout();
         serde_json::to_writer(&mut w, &list).map_err(std::io::Error::from)?;
@@ -328,8 +328,8 @@ struct Shown<'a> {
 
 fn show(ctx: &Ctx, phone: &str, json: bool) -> CliResult {
     let phone = ctx.phone(phone)?;
-    let c = contacts::require(ctx.store.conn(), &phone)?;
-    let history = ledger::history(ctx.store.conn(), c.id)?;
+    let c = contacts::require(&ctx.store, &phone)?;
+    let history = ledger::history(&ctx.store, c.id)?;
     if json {
         out::json(&Shown {
             contact: &c,

@@ -142,7 +142,7 @@ fn test(ctx: &mut Ctx, json: bool) -> CliResult {
     block_on(c.template_page(1, None))?
         .map_err(|e| explain(e, "WhatsApp Business Account id", "waba_id"))?;
 
-    let conn = ctx.store.conn();
+    let conn = &ctx.store;
     // The same as the app keeps: the name, the number and its messaging limit.
     if let Some(why) = settings::remember_phone_info(conn, &info)? {
         if !json {

@@ -43,7 +43,7 @@ pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, Error> {
 pub fn client(ctx: &Ctx) -> Result<optdesk_core::whatsapp::Client, Error> {
     use optdesk_core::secrets::{system_store, SecretKind, SecretStore};
     use optdesk_core::whatsapp::{Client, ClientError, GraphConfig};
-    let config = GraphConfig::from_settings(ctx.store.conn())?;
+    let config = GraphConfig::from_settings(&ctx.store)?;
     let token = system_store()
         .get(SecretKind::AccessToken)?
         .ok_or_else(|| {
@@ -82,7 +82,7 @@ impl Ctx {
 
     /// Reads a number typed on the command line, with the shop's default region.
     pub fn phone(&self, input: &str) -> Result<String, Error> {
-        let region = settings::default_region(self.store.conn())?;
+        let region = settings::default_region(&self.store)?;
         Ok(phone::to_e164(input, region)?)
     }
 }

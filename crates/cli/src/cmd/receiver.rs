@@ -112,7 +112,7 @@ pub fn inbox(mut ctx: Ctx, cmd: InboxCmd) -> CliResult {
         }
         InboxCmd::Retry => {
             let n = process::retry_failed(&mut ctx.store)?;
-            let p = Processor::from_settings(ctx.store.conn())?;
+            let p = Processor::from_settings(&ctx.store)?;
             let r = process::process_pending(&mut ctx.store, &p)?;
             println!(
                 "Retried {n}: {} processed, {} still failing.",
@@ -124,7 +124,7 @@ pub fn inbox(mut ctx: Ctx, cmd: InboxCmd) -> CliResult {
 }
 
 pub fn keywords(ctx: Ctx, cmd: KeywordsCmd) -> CliResult {
-    let p = Processor::from_settings(ctx.store.conn())?;
+    let p = Processor::from_settings(&ctx.store)?;
     print_verdict(&p.rules, cmd)
 }
 

@@ -12,8 +12,8 @@ fn pct(r: Option<f64>) -> String {
 }
 
 pub fn print(ctx: &Ctx, id: i64, json: bool) -> CliResult {
-    let r = results::results(ctx.store.conn(), id)?;
-    let history = pauses::history(ctx.store.conn(), id)?;
+    let r = results::results(&ctx.store, id)?;
+    let history = pauses::history(&ctx.store, id)?;
     if json {
         #[derive(serde::Serialize)]
         struct Out<'a> {
@@ -27,7 +27,7 @@ pub fn print(ctx: &Ctx, id: i64, json: bool) -> CliResult {
         })?;
         return Ok(Done::Ok);
     }
-    let b = optdesk_core::broadcast::get(ctx.store.conn(), id).map_err(Error::Core)?;
+    let b = optdesk_core::broadcast::get(&ctx.store, id).map_err(Error::Core)?;
     println!(
         "Broadcast {id} \"{}\" ({}): {}",
         b.name, b.template, b.state
@@ -125,7 +125,7 @@ pub fn pricing(mut ctx: Ctx, cmd: PricingCmd) -> CliResult {
             );
         }
         PricingCmd::Show { json } => {
-            let c = optdesk_core::pricing::card(ctx.store.conn())?;
+            let c = optdesk_core::pricing::card(&ctx.store)?;
             if json {
                 out::json(&c)?;
             } else {

@@ -22,7 +22,7 @@ pub fn run(mut ctx: Ctx, cmd: SignupsCmd) -> CliResult {
                 signup::write_qr_png(&source.link, path)?;
             }
             if let Some(path) = &poster {
-                let name = settings::get(ctx.store.conn(), "business_name")?.unwrap_or_default();
+                let name = settings::get(&ctx.store, "business_name")?.unwrap_or_default();
                 signup::write_poster_pdf(&name, &source.label, &source.link, path)?;
             }
             if json {

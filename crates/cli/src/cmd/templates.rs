@@ -23,7 +23,7 @@ pub fn run(mut ctx: Ctx, cmd: TemplatesCmd) -> CliResult {
                     "Synced {} templates from WhatsApp: {} new, {} changed, {} unchanged, {} deleted on WhatsApp.",
                     remote.len(), report.added, report.updated, report.unchanged, report.deleted
                 );
-                let missing = templates::lint(ctx.store.conn())?;
+                let missing = templates::lint(&ctx.store)?;
                 if !missing.is_empty() {
                     println!("{} marketing template(s) give no way to opt out: see `optdesk templates lint`.", missing.len());
                 }
@@ -31,7 +31,7 @@ pub fn run(mut ctx: Ctx, cmd: TemplatesCmd) -> CliResult {
             Ok(Done::Ok)
         }
         TemplatesCmd::List { json } => {
-            let all = templates::list(ctx.store.conn())?;
+            let all = templates::list(&ctx.store)?;
             if json {
                 out::json(&all)?;
             } else {
@@ -40,7 +40,7 @@ pub fn run(mut ctx: Ctx, cmd: TemplatesCmd) -> CliResult {
             Ok(Done::Ok)
         }
         TemplatesCmd::Lint { json } => {
-            let missing = templates::lint(ctx.store.conn())?;
+            let missing = templates::lint(&ctx.store)?;
             if json {
                 out::json(&missing)?;
             } else if missing.is_empty() {
@@ -115,7 +115,7 @@ fn create(ctx: &mut Ctx, file: &std::path::Path, dry_run: bool, json: bool) -> C
     let mut template: Value = serde_json::from_str(&text).map_err(|e| {
         optdesk_core::Error::invalid(format!("{} is not valid JSON: {e}", file.display()))
     })?;
-    let footer = settings::get(ctx.store.conn(), "footer_text")?.unwrap_or_default();
+    let footer = settings::get(&ctx.store, "footer_text")?.unwrap_or_default();
     let mut violations: Vec<Violation> = templates::validate(&template);
     let rule = match templates::apply_footer_rule(&mut template, &footer) {
         Ok(rule) => Some(rule),

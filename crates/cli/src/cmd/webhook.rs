@@ -60,8 +60,8 @@ fn use_relay(ctx: &Ctx, hook: &str) -> Result<(), Error> {
             "save the mailbox's pull secret first (`optdesk relay mailbox add` printed it): `optdesk credentials set --relay`",
         ));
     }
-    settings::set(ctx.store.conn(), "relay_url", &base)?;
-    settings::set(ctx.store.conn(), "webhook_mode", "relay")?;
+    settings::set(&ctx.store, "relay_url", &base)?;
+    settings::set(&ctx.store, "webhook_mode", "relay")?;
     Ok(())
 }
 
@@ -86,15 +86,15 @@ fn connect(
     ) {
         Err(_) => {
             // The app or `optdesk serve` runs it: connect the address that process serves.
-            let known = reachability::state::load(ctx.store.conn())?;
-            let mode = settings::get(ctx.store.conn(), "webhook_mode")?.unwrap_or_default();
+            let known = reachability::state::load(&ctx.store)?;
+            let mode = settings::get(&ctx.store, "webhook_mode")?.unwrap_or_default();
             if mode == "relay" && known.endpoint_mode.as_deref() != Some("relay") {
                 return Err(fail(
                     "the receiver that is running (the app or `optdesk serve`) does not pull from the relay yet; restart it, then connect again",
                 ));
             }
             let url = match mode.as_str() {
-                "manual" => settings::get(ctx.store.conn(), "public_url")?,
+                "manual" => settings::get(&ctx.store, "public_url")?,
                 _ => known
                     .endpoint_url
                     .filter(|_| known.endpoint_state.as_deref() == Some("up")),
@@ -120,7 +120,7 @@ fn connect(
             let listen = match listen {
                 Some(l) => l,
                 None => {
-                    let port = settings::get(ctx.store.conn(), "receiver_port")?
+                    let port = settings::get(&ctx.store, "receiver_port")?
                         .and_then(|p| p.parse::<u16>().ok())
                         .unwrap_or(8787);
                     ([127, 0, 0, 1], port).into()
@@ -186,7 +186,7 @@ fn connect(
             )))
         }
         Outcome::Connected(report) => {
-            let asked = reachability::state::record_test_asked(ctx.store.conn())?;
+            let asked = reachability::state::record_test_asked(&ctx.store)?;
             if json {
                 out::json(&report)?;
             } else {
@@ -336,7 +336,7 @@ fn disconnect(mut ctx: Ctx) -> CliResult {
 
 /// Posts a signed test event through the public address and looks for it in this database.
 fn test(mut ctx: Ctx, url: Option<String>) -> CliResult {
-    let Some(public) = url.or(settings::get(ctx.store.conn(), "public_url")?) else {
+    let Some(public) = url.or(settings::get(&ctx.store, "public_url")?) else {
         return Err(fail(
             "no public_url is set: set the HTTPS address Meta calls with `optdesk config set public_url https://…`",
         ));

@@ -177,7 +177,8 @@ impl Broadcast {
     }
 }
 
-pub fn get(conn: &Connection, id: i64) -> Result<Broadcast> {
+pub fn get(db: &impl crate::store::Db, id: i64) -> Result<Broadcast> {
+    let conn = db.connection();
     let row = conn
         .query_row(
             "SELECT id, name, template_name, language, category, params, audience_tags, override_reason,
@@ -233,7 +234,8 @@ pub fn policy(conn: &Connection) -> Result<Policy> {
     })
 }
 
-pub fn send_rate(conn: &Connection) -> Result<f64> {
+pub fn send_rate(db: &impl crate::store::Db) -> Result<f64> {
+    let conn = db.connection();
     Ok(settings::get(conn, "send_rate")?
         .and_then(|r| r.parse().ok())
         .unwrap_or(20.0))
@@ -248,7 +250,8 @@ pub struct Summary {
 }
 
 /// Every broadcast, newest first, with its totals.
-pub fn list(conn: &Connection) -> Result<Vec<Summary>> {
+pub fn list(db: &impl crate::store::Db) -> Result<Vec<Summary>> {
+    let conn = db.connection();
     let ids: Vec<i64> = conn
         .prepare("SELECT id FROM broadcasts ORDER BY id DESC")?
         .query_map([], |r| r.get(0))?

@@ -132,7 +132,8 @@ pub fn open(conn: &Connection, id: i64) -> Result<Vec<Pause>> {
 }
 
 /// Every pause the broadcast has had, oldest first.
-pub fn history(conn: &Connection, id: i64) -> Result<Vec<Pause>> {
+pub fn history(db: &impl crate::store::Db, id: i64) -> Result<Vec<Pause>> {
+    let conn = db.connection();
     read(conn, id, false)
 }
 

@@ -20,7 +20,8 @@ pub struct Counts {
     pub read: u64,
 }
 
-pub fn counts(conn: &Connection, id: i64) -> Result<Counts> {
+pub fn counts(db: &impl crate::store::Db, id: i64) -> Result<Counts> {
+    let conn = db.connection();
     let mut c = Counts::default();
     let mut stmt = conn.prepare_cached(
         "SELECT state, delivery_status, count(*) FROM broadcast_recipients WHERE broadcast_id = ?1
@@ -57,7 +58,8 @@ pub struct Recipient {
     pub delivery_status: Option<String>,
 }
 
-pub fn recipients(conn: &Connection, id: i64) -> Result<Vec<Recipient>> {
+pub fn recipients(db: &impl crate::store::Db, id: i64) -> Result<Vec<Recipient>> {
+    let conn = db.connection();
     let mut stmt = conn.prepare(
         "SELECT c.phone, r.state, r.reason, r.error_code, r.wamid, r.delivery_status
          FROM broadcast_recipients r JOIN contacts c ON c.id = r.contact_id

@@ -145,7 +145,8 @@ fn rate(n: u64, of: u64) -> Option<f64> {
 }
 
 /// The results of broadcast `id`, with opt-outs in the `attribution_hours` window.
-pub fn results(conn: &Connection, id: i64) -> Result<Results> {
+pub fn results(db: &impl crate::store::Db, id: i64) -> Result<Results> {
+    let conn = db.connection();
     get(conn, id)?;
     let window = super::plan::Plan::load(conn)?.attribution;
     let mut r = Results {

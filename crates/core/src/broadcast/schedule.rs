@@ -42,7 +42,8 @@ pub struct Schedule {
     pub note: Option<String>,
 }
 
-pub fn get_schedule(conn: &Connection, id: i64) -> Result<Option<Schedule>> {
+pub fn get_schedule(db: &impl crate::store::Db, id: i64) -> Result<Option<Schedule>> {
+    let conn = db.connection();
     let (at, zone, late, missed): (Option<String>, Option<String>, i64, Option<String>) = conn
         .query_row(
             "SELECT scheduled_at, schedule_zone, late_ok_seconds, schedule_missed_at FROM broadcasts WHERE id = ?1",

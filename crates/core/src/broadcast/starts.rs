@@ -11,7 +11,8 @@ use crate::time;
 
 /// Outside relay mode (where the drain collects what waited), when the receiver could not be
 /// reached within Meta's 7 days of retries: opt-outs sent then may still arrive.
-pub fn offline_warning(conn: &Connection) -> Result<Option<String>> {
+pub fn offline_warning(db: &impl crate::store::Db) -> Result<Option<String>> {
+    let conn = db.connection();
     if settings::get(conn, "webhook_mode")?.as_deref() == Some("relay") {
         return Ok(None);
     }

@@ -104,7 +104,8 @@ pub fn normalize_tag(raw: &str) -> Result<Option<String>> {
     Ok(Some(tag))
 }
 
-pub fn get(conn: &Connection, e164: &str) -> Result<Option<Contact>> {
+pub fn get(db: &impl crate::store::Db, e164: &str) -> Result<Option<Contact>> {
+    let conn = db.connection();
     let sql = format!("SELECT {CONTACT_COLUMNS} {CONTACT_FROM} WHERE c.phone = ?1");
     let contact = conn.query_row(&sql, [e164], read_contact).optional()?;
     contact
@@ -116,7 +117,8 @@ pub fn get(conn: &Connection, e164: &str) -> Result<Option<Contact>> {
 }
 
 /// The contact with this number, or an error naming the number.
-pub fn require(conn: &Connection, e164: &str) -> Result<Contact> {
+pub fn require(db: &impl crate::store::Db, e164: &str) -> Result<Contact> {
+    let conn = db.connection();
     get(conn, e164)?.ok_or_else(|| Error::ContactNotFound(e164.to_string()))
 }
 
@@ -130,7 +132,8 @@ fn tags_of(conn: &Connection, id: ContactId) -> Result<Vec<String>> {
 }
 
 /// Every contact that matches `filter`, ordered by number.
-pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Contact>> {
+pub fn list(db: &impl crate::store::Db, filter: &Filter) -> Result<Vec<Contact>> {
+    let conn = db.connection();
     let mut sql = format!("SELECT {CONTACT_COLUMNS} {CONTACT_FROM} WHERE c.erased_at IS NULL");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if !filter.tags.is_empty() {

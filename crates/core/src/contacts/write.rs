@@ -166,7 +166,8 @@ pub fn wrote(conn: &Connection, id: ContactId) -> Result<()> {
 }
 
 /// How many contacts there are (erased ones are not).
-pub fn count(conn: &Connection) -> Result<i64> {
+pub fn count(db: &impl crate::store::Db) -> Result<i64> {
+    let conn = db.connection();
     Ok(conn.query_row(
         "SELECT count(*) FROM contacts WHERE erased_at IS NULL",
         [],

@@ -251,7 +251,8 @@ fn materialised_value(state: EventState) -> rusqlite::types::Value {
 }
 
 /// A contact's events in the order they were recorded (the chain's order, by event number).
-pub fn history(conn: &Connection, contact: ContactId) -> Result<Vec<Event>> {
+pub fn history(db: &impl crate::store::Db, contact: ContactId) -> Result<Vec<Event>> {
+    let conn = db.connection();
     let mut stmt = conn.prepare_cached(
         "SELECT id, subject, state, source_kind, source_detail, proof, evidence_ref, actor,
                 occurred_at, recorded_at, phone, redacted_at

@@ -54,7 +54,8 @@ pub struct WebhookState {
     pub test_asked_at: Option<String>,
 }
 
-pub fn load(conn: &Connection) -> Result<WebhookState> {
+pub fn load(db: &impl crate::store::Db) -> Result<WebhookState> {
+    let conn = db.connection();
     let row = conn
         .query_row(
             "SELECT registered_level, registered_url, previous_app_url, previous_number_url,
@@ -175,7 +176,8 @@ pub fn add_tunnel_requests(conn: &Connection, n: u64, now: &Timestamp) -> Result
     Ok(load(conn)?.tunnel_requests)
 }
 
-pub fn record_test_asked(conn: &Connection) -> Result<String> {
+pub fn record_test_asked(db: &impl crate::store::Db) -> Result<String> {
+    let conn = db.connection();
     let now = time::to_db(&time::now());
     conn.execute(
         "UPDATE webhook_state SET test_asked_at = ?1 WHERE id = 1",

@@ -186,7 +186,16 @@ impl Store {
         let _ = self.conn.execute_batch("PRAGMA shrink_memory");
     }
 
+    /// The connection, for the core's own modules. Tests of the core (and builds with the
+    /// `test-support` feature, which only test builds turn on) reach it to set up rows by hand;
+    /// the faces never do: they pass `&Store` where a function takes a [`Db`].
+    #[cfg(any(test, feature = "test-support"))]
     pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    #[cfg(not(any(test, feature = "test-support")))]
+    pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
 
@@ -271,6 +280,47 @@ fn summarise_check(rows: &[String]) -> String {
 
 /// The page cache, in KiB (see `Store::open` and `Store::with_cache`).
 const CACHE_KIB: i64 = 32 * 1024;
+
+mod sealed {
+    /// Where a read or write goes: the store, a connection or a transaction. Private, so only
+    /// the core reaches the connection inside.
+    pub trait Sealed {
+        fn connection(&self) -> &rusqlite::Connection;
+    }
+}
+
+/// What the core's public reads and settings writes take: the faces pass `&Store`, the core
+/// itself a connection or the transaction it is in. The connection inside stays the core's
+/// (no SQL outside `crates/core`; docs/ARCHITECTURE.md).
+pub trait Db: sealed::Sealed {}
+
+impl sealed::Sealed for Store {
+    fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+impl Db for Store {}
+
+impl sealed::Sealed for Connection {
+    fn connection(&self) -> &Connection {
+        self
+    }
+}
+impl Db for Connection {}
+
+impl sealed::Sealed for Tx<'_> {
+    fn connection(&self) -> &Connection {
+        self.tx
+    }
+}
+impl Db for Tx<'_> {}
+
+impl<T: sealed::Sealed + ?Sized> sealed::Sealed for &T {
+    fn connection(&self) -> &Connection {
+        (**self).connection()
+    }
+}
+impl<T: Db + ?Sized> Db for &T {}
 
 pub struct Tx<'a> {
     tx: &'a Transaction<'a>,

@@ -219,7 +219,8 @@ pub fn name_language(conn: &Connection, wa_template_id: &str) -> Result<Option<(
         .optional()?)
 }
 
-pub fn list(conn: &Connection) -> Result<Vec<StoredTemplate>> {
+pub fn list(db: &impl crate::store::Db) -> Result<Vec<StoredTemplate>> {
+    let conn = db.connection();
     let mut stmt = conn.prepare(
         "SELECT name, language, category, status, quality, parameter_format, wa_template_id,
                 components, rejected_reason, synced_at, deleted_at
@@ -247,7 +248,8 @@ pub fn list(conn: &Connection) -> Result<Vec<StoredTemplate>> {
 }
 
 /// Marketing templates still on WhatsApp that give the customer no way out.
-pub fn lint(conn: &Connection) -> Result<Vec<StoredTemplate>> {
+pub fn lint(db: &impl crate::store::Db) -> Result<Vec<StoredTemplate>> {
+    let conn = db.connection();
     Ok(list(conn)?
         .into_iter()
         .filter(StoredTemplate::lacks_way_out)

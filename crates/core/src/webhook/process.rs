@@ -36,7 +36,8 @@ pub struct Processor {
 }
 
 impl Processor {
-    pub fn from_settings(conn: &rusqlite::Connection) -> Result<Processor> {
+    pub fn from_settings(db: &impl crate::store::Db) -> Result<Processor> {
+        let conn = db.connection();
         let get = |k: &str| settings::get(conn, k).map(Option::unwrap_or_default);
         let business =
             settings::get(conn, "business_name")?.unwrap_or_else(|| "this business".into());

@@ -10,7 +10,6 @@ pub mod types;
 use std::time::Duration;
 
 use reqwest::Method;
-use rusqlite::Connection;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -35,7 +34,8 @@ pub struct GraphConfig {
 
 impl GraphConfig {
     /// From the settings; `OPTDESK_GRAPH_URL` in the environment overrides the base URL.
-    pub fn from_settings(conn: &Connection) -> crate::Result<GraphConfig> {
+    pub fn from_settings(db: &impl crate::store::Db) -> crate::Result<GraphConfig> {
+        let conn = db.connection();
         let base_url = match std::env::var("OPTDESK_GRAPH_URL") {
             Ok(url) if !url.is_empty() => url,
             _ => settings::get(conn, "graph_url")?.unwrap_or_else(|| DEFAULT_GRAPH_URL.into()),
