@@ -172,3 +172,13 @@ pub fn list(db: &impl crate::store::Db, filter: &Filter) -> Result<Vec<Contact>>
     }
     Ok(contacts)
 }
+
+/// How many contacts there are (erased ones are not).
+pub fn count(db: &impl crate::store::Db) -> Result<i64> {
+    let conn = db.connection();
+    Ok(conn.query_row(
+        "SELECT count(*) FROM contacts WHERE erased_at IS NULL",
+        [],
+        |r| r.get(0),
+    )?)
+}

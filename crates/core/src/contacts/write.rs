@@ -165,16 +165,6 @@ pub fn wrote(conn: &Connection, id: ContactId) -> Result<()> {
     Ok(())
 }
 
-/// How many contacts there are (erased ones are not).
-pub fn count(db: &impl crate::store::Db) -> Result<i64> {
-    let conn = db.connection();
-    Ok(conn.query_row(
-        "SELECT count(*) FROM contacts WHERE erased_at IS NULL",
-        [],
-        |r| r.get(0),
-    )?)
-}
-
 pub fn add(store: &mut Store, e164: &str, name: &str, tags: &[String]) -> Result<Contact> {
     let tags = normalize_tags(tags)?;
     store.with_tx(|tx| {

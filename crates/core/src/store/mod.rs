@@ -289,8 +289,8 @@ mod sealed {
     }
 }
 
-/// What the core's public reads and settings writes take: the faces pass `&Store`, the core
-/// itself a connection or the transaction it is in. The connection inside stays the core's
+/// What the core's public functions that the faces call take (reads, and a few small writes such
+/// as settings): the faces pass `&Store`, the core itself a connection or the transaction it is in. The connection inside stays the core's
 /// (no SQL outside `crates/core`; docs/ARCHITECTURE.md).
 pub trait Db: sealed::Sealed {}
 
