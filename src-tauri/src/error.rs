@@ -52,7 +52,11 @@ impl From<optdesk_core::Error> for AppError {
         use optdesk_core::Error as E;
         let kind = match &e {
             E::ContactNotFound(_) => Kind::NotFound,
-            E::Db(_) | E::Open { .. } | E::SchemaTooNew { .. } | E::Io { .. } => Kind::Storage,
+            E::Db(_)
+            | E::Open { .. }
+            | E::Damaged { .. }
+            | E::SchemaTooNew { .. }
+            | E::Io { .. } => Kind::Storage,
             E::Keyring(_) => Kind::Keyring,
             _ => Kind::Invalid,
         };

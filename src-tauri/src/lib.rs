@@ -125,11 +125,19 @@ pub fn run() {
                 };
                 schedule::run(db, Arc::new(client), s, Arc::new(AtomicBool::new(false))).await;
             });
-            // The daily rolling backup (the last 7) runs beside the window, never in its way.
-            std::thread::spawn(move || {
+            // The daily rolling backup (the last 7, each after a full check of the file) and
+            // the daily check run beside the window, never in its way.
+            std::thread::spawn(move || loop {
                 if let Err(e) = optdesk_core::backup::rolling(&daily, 7) {
                     eprintln!("OptDesk: the daily backup failed: {e}");
                 }
+                let day = optdesk_core::store::integrity::DAY;
+                match optdesk_core::store::integrity::check_if_stale(&daily, day) {
+                    Ok(v) if !v.ok => eprintln!("OptDesk: the database is damaged: {}", v.summary),
+                    Ok(_) => {}
+                    Err(e) => eprintln!("OptDesk: the database check did not run: {e}"),
+                }
+                std::thread::sleep(std::time::Duration::from_secs(60 * 60));
             });
             Ok(())
         })

@@ -22,12 +22,20 @@ pub enum Done {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let verbose = cli.verbose;
+    let db = cli
+        .db
+        .clone()
+        .or_else(|| optdesk_core::default_db_path().ok());
     match run(cli) {
         Ok(Done::Ok) => ExitCode::SUCCESS,
         Ok(Done::Failed) => ExitCode::FAILURE,
         Err(e) if out::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("optdesk: {e}");
+            if let (cmd::Error::Core(core), Some(db)) = (&e, &db) {
+                out::damage(db, core, verbose);
+            }
             ExitCode::FAILURE
         }
     }
@@ -98,6 +106,23 @@ fn run(cli: Cli) -> CliResult {
             } else {
                 Done::Failed
             })
+        }
+        Command::Check { json } => {
+            let v = ctx.store.check()?;
+            if json {
+                out::json(&v)?;
+            } else if v.ok {
+                println!("The database is sound: {}.", v.summary);
+            } else {
+                let db = ctx.store.path().to_path_buf();
+                let e = optdesk_core::Error::Damaged {
+                    path: db.clone(),
+                    summary: v.summary,
+                };
+                println!("{e}.");
+                out::damage(&db, &e, cli.verbose);
+            }
+            Ok(if v.ok { Done::Ok } else { Done::Failed })
         }
         Command::Backup { file } => {
             optdesk_core::backup::backup(&ctx.store, &file)?;

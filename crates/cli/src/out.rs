@@ -49,3 +49,20 @@ pub fn table(header: &[&str], rows: &[Vec<String>], w: &mut impl Write) -> io::R
     }
     Ok(())
 }
+
+/// After an error from the core: a damaged page met on the way marks the database damaged for
+/// every writer after (`store::integrity`), and `--verbose` prints SQLite's own lines under
+/// the one sentence.
+pub fn damage(db: &std::path::Path, e: &optdesk_core::Error, verbose: bool) {
+    use optdesk_core::store::integrity;
+    let marked = integrity::note(db, e);
+    if !verbose || !(marked || matches!(e, optdesk_core::Error::Damaged { .. })) {
+        return;
+    }
+    if let Some(v) = integrity::read(db).filter(|v| !v.ok) {
+        eprintln!("SQLite's own words ({} check, {}):", v.how, v.checked_at);
+        for line in &v.detail {
+            eprintln!("  {line}");
+        }
+    }
+}

@@ -60,7 +60,13 @@ pub fn run(store: &Store) -> Result<Vec<Check>> {
     let count = |sql: &str| -> Result<i64> { Ok(conn.query_row(sql, [], |r| r.get(0))?) };
     let mut out = Vec::new();
 
-    if let Err(e) = store.quick_check() {
+    // The background check's verdict when it is a day old at most, else a check now.
+    let verdict = match crate::store::integrity::read(store.path()) {
+        Some(v) if v.is_fresh(crate::store::integrity::DAY) => v,
+        _ => store.check()?,
+    };
+    if !verdict.ok {
+        let e = crate::store::integrity::damaged(store.path(), &verdict.summary);
         out.push(check(
             "integrity",
             false,
@@ -72,7 +78,10 @@ pub fn run(store: &Store) -> Result<Vec<Check>> {
     out.push(check(
         "integrity",
         true,
-        "SQLite's integrity check passes".into(),
+        format!(
+            "SQLite's integrity check passes (checked {})",
+            &verdict.checked_at[..16.min(verdict.checked_at.len())].replace('T', " ")
+        ),
         "",
     ));
     let h = crate::health::get(conn)?;

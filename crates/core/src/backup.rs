@@ -19,14 +19,16 @@ pub fn backup(store: &Store, dest: &Path) -> Result<()> {
             dest.display()
         )));
     }
+    export(store.conn(), &store.database().key, dest)
+}
+
+/// SQLCipher's export into a copy attached with the same key, inside one read transaction:
+/// one consistent snapshot however much is written meanwhile. (`VACUUM INTO` does not carry
+/// the key's settings over, so its copy would not open.)
+fn export(conn: &rusqlite::Connection, key: &DbKey, dest: &Path) -> Result<()> {
     let dest_text = dest
         .to_str()
         .ok_or_else(|| Error::invalid("the backup path must be valid UTF-8"))?;
-    // SQLCipher's export into a copy attached with the same key, inside one read transaction:
-    // one consistent snapshot however much is written meanwhile. (`VACUUM INTO` does not carry
-    // the key's settings over, so its copy would not open.)
-    let conn = store.conn();
-    let key = store.database().key;
     conn.execute(
         "ATTACH DATABASE ?1 AS backup KEY ?2",
         [dest_text, &key.sqlcipher_value()],
@@ -160,16 +162,43 @@ pub fn restore(database: &Database, file: &Path) -> Result<Checked> {
         path: db.to_path_buf(),
         source,
     })?;
-    // Bring it up to this OptDesk's schema (and encrypt a backup from before encryption).
+    // The backup passed the full check: the file is sound again (this replaces a damaged
+    // verdict), then bring it up to this OptDesk's schema (and encrypt a pre-encryption one).
+    store::integrity::record_sound(db, &format!("restored from {}", file.display()))?;
     database.open()?;
     Ok(checked)
 }
 
 /// The folder the daily backups go in: `backups/` beside the database.
 pub fn rolling_dir(db: &Database) -> std::path::PathBuf {
-    db.path
-        .parent()
+    backups_dir(&db.path)
+}
+
+fn backups_dir(db: &Path) -> std::path::PathBuf {
+    db.parent()
         .map_or_else(|| Path::new("backups").to_path_buf(), |p| p.join("backups"))
+}
+
+/// Before a newer OptDesk migrates a file made by an older one: a copy as it was, in
+/// `backups/before-upgrade-from-schema-N-….sqlite3` (outside the seven daily ones, so the
+/// rotation never removes it). Run on the connection that is about to migrate, before it does.
+pub(crate) fn before_upgrade(
+    conn: &rusqlite::Connection,
+    db: &Path,
+    key: &DbKey,
+    from: i64,
+) -> Result<std::path::PathBuf> {
+    let dir = backups_dir(db);
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    let dest = dir.join(format!(
+        "before-upgrade-from-schema-{from}-{}.sqlite3",
+        crate::time::now().format("%Y%m%d-%H%M%S%.6f")
+    ));
+    export(conn, key, &dest)?;
+    Ok(dest)
 }
 
 /// Takes today's backup unless it exists, then keeps only the newest `keep`. Returns the backups
@@ -185,6 +214,12 @@ pub fn rolling(db: &Database, keep: usize) -> Result<Vec<std::path::PathBuf>> {
         crate::time::now().format("%Y-%m-%d")
     ));
     if !today.exists() {
+        // A damaged file is not backed up: its copy would push a good backup out of the seven.
+        let verdict =
+            store::integrity::check_if_stale(db, std::time::Duration::from_secs(60 * 60))?;
+        if !verdict.ok {
+            return Err(store::integrity::damaged(&db.path, &verdict.summary));
+        }
         let store = db.open()?;
         let partial = today.with_extension("partial");
         let _ = std::fs::remove_file(&partial);

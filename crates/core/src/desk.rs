@@ -20,7 +20,7 @@ pub struct Core {
 
 impl Core {
     /// Opens the database the CLI would (`OPTDESK_DB`, else the per-user default) with the key
-    /// from `OPTDESK_DB_KEY` or the keyring, and refuses a damaged file before anything writes.
+    /// from `OPTDESK_DB_KEY` or the keyring, and refuses a file its last check found damaged (`store::integrity`) before anything writes.
     pub fn open_default(actor: &str) -> Result<Core> {
         let path = match std::env::var_os("OPTDESK_DB").filter(|p| !p.is_empty()) {
             Some(p) => PathBuf::from(p),
@@ -33,7 +33,7 @@ impl Core {
 
     pub fn open(db: Database, secrets: Arc<dyn SecretStore>, actor: &str) -> Result<Core> {
         let store = db.open()?;
-        store.quick_check()?;
+        store.refuse_if_damaged()?;
         Ok(Core {
             db,
             store: Mutex::new(store),

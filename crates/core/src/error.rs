@@ -20,6 +20,13 @@ pub enum Error {
         supported: i64,
     },
 
+    /// The last check of the file (kept beside it: `store::integrity`) found it damaged.
+    #[error(
+        "the database {path} is damaged ({summary}); OptDesk will not write to it. Restore the \
+         latest backup with `optdesk restore FILE` (backups are checked before they replace anything)"
+    )]
+    Damaged { path: PathBuf, summary: String },
+
     #[error("cannot open the database {path}: {reason}")]
     Open { path: PathBuf, reason: String },
 
@@ -102,6 +109,18 @@ impl From<rusqlite::types::FromSqlError> for Error {
 }
 
 impl Error {
+    /// Whether SQLite found the file damaged (SQLCipher's failed page authentication comes
+    /// back the same way): what marks the file damaged for every writer after.
+    pub fn is_corruption(&self) -> bool {
+        matches!(
+            self,
+            Error::Db(e) if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+            )
+        )
+    }
+
     pub fn invalid(msg: impl Into<String>) -> Self {
         Error::Invalid(msg.into())
     }

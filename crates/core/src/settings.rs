@@ -420,7 +420,7 @@ pub fn check(name: &str, value: &str) -> Result<String> {
 
 /// Checks and stores a setting; returns the value as stored (normalised: `gb` → `GB`).
 pub fn set(db: &impl crate::store::Db, name: &str, value: &str) -> Result<String> {
-    let conn = db.connection();
+    let conn = db.writer()?;
     let k = key(name)?;
     let value = (k.check)(value)?;
     conn.execute(
@@ -454,7 +454,7 @@ pub fn remember_phone_info(
     db: &impl crate::store::Db,
     info: &crate::whatsapp::PhoneNumberInfo,
 ) -> Result<Option<String>> {
-    let conn = db.connection();
+    let conn = db.writer()?;
     if get(conn, "business_name")?.is_none() {
         if let Some(name) = &info.verified_name {
             set(conn, "business_name", name)?;
@@ -479,7 +479,7 @@ pub fn remember_phone_info(
 }
 
 pub fn unset(db: &impl crate::store::Db, name: &str) -> Result<()> {
-    let conn = db.connection();
+    let conn = db.writer()?;
     key(name)?;
     conn.execute("DELETE FROM settings WHERE key = ?1", [name])?;
     Ok(())

@@ -173,6 +173,33 @@ fn a_database_from_schema_version_1_opens_and_keeps_everything() {
     }
     let store = Store::open(&path, &common::key()).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    // The file as version 1 left it was copied first, outside the daily backups' rotation.
+    let copies: Vec<_> = std::fs::read_dir(dir.path().join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    let name = copies[0].file_name().unwrap().to_str().unwrap().to_string();
+    assert!(name.starts_with("before-upgrade-from-schema-1-"), "{name}");
+    let old = optdesk_core::store::connect(&copies[0], &common::key()).unwrap();
+    let (version, phone): (i64, String) = old
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), phone FROM contacts",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((version, phone.as_str()), (1, "+447911123456"));
+    drop(store);
+    Store::open(&path, &common::key()).unwrap();
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("backups"))
+            .unwrap()
+            .count(),
+        1,
+        "an up-to-date file is not copied again"
+    );
+    let store = Store::open(&path, &common::key()).unwrap();
     let c = contacts::require(store.conn(), "+447911123456").unwrap();
     assert_eq!(
         (c.name.as_str(), c.tags.clone(), c.marketing),

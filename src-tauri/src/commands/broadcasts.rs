@@ -74,7 +74,9 @@ pub async fn broadcast_send<R: Runtime>(
     without_relay: Option<bool>,
     during_quiet_hours: Option<bool>,
 ) -> AppResult<()> {
-    desk.core.store().quick_check()?;
+    desk.core
+        .store()
+        .refuse_if_damaged_or_unchecked(optdesk_core::store::integrity::DAY)?;
     let client = Arc::new(desk.core.client()?);
     let rate = broadcast::send_rate(&*desk.core.store())?;
     // Relay mode: the engine collects the mailbox before its first claim, and refuses to start

@@ -23,6 +23,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "OPTDESK_ACTOR", value_name = "NAME")]
     pub actor: Option<String>,
 
+    /// On an error, print its detail too (for a damaged database: SQLite's own lines).
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -58,6 +62,12 @@ pub enum Command {
     /// Apply the retention period (retention_years): redact old, superseded evidence.
     #[command(subcommand)]
     Retention(RetentionCmd),
+    /// Check the whole database file now (SQLite's full check). Its verdict is kept beside the
+    /// file: every writer reads it and refuses a damaged file. The app and `serve` run it daily.
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
     /// A consistent copy of the database, safe while OptDesk runs.
     Backup { file: PathBuf },
     /// Replace the database with a backup, after checking it (integrity, schema, ledger).

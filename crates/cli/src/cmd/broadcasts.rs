@@ -322,7 +322,8 @@ struct Starting {
 }
 
 fn send(ctx: Ctx, id: i64, rate: Option<f64>, how: Starting) -> CliResult {
-    ctx.store.quick_check()?;
+    ctx.store
+        .refuse_if_damaged_or_unchecked(optdesk_core::store::integrity::DAY)?;
     let drain = engine::Drain::from_settings(&ctx.store, &optdesk_core::secrets::system_store())?;
     if let Some(w) = broadcast::offline_warning(&ctx.store)? {
         eprintln!("optdesk: note: {w}");

@@ -22,7 +22,8 @@ pub fn required(kind: SecretKind) -> Result<optdesk_core::secrets::Secret, Error
 }
 
 pub fn serve(ctx: Ctx, listen: SocketAddr) -> CliResult {
-    ctx.store.quick_check()?;
+    ctx.store
+        .refuse_if_damaged_or_unchecked(optdesk_core::store::integrity::DAY)?;
     let app_secret = required(SecretKind::AppSecret)?;
     let verify_token = required(SecretKind::VerifyToken)?;
     let client = match client(&ctx) {
@@ -37,6 +38,8 @@ pub fn serve(ctx: Ctx, listen: SocketAddr) -> CliResult {
     let drain = engine::Drain::from_settings(&ctx.store, &system_store())?;
     let db = ctx.store.database();
     drop(ctx);
+    // The full check again whenever its verdict is a day old, beside the receiver.
+    optdesk_core::store::integrity::watch(db.clone());
     // Scheduled broadcasts start here at their time, and quiet hours resume here.
     let scheduler = client.clone().map(|c| {
         (

@@ -177,7 +177,7 @@ pub fn add_tunnel_requests(conn: &Connection, n: u64, now: &Timestamp) -> Result
 }
 
 pub fn record_test_asked(db: &impl crate::store::Db) -> Result<String> {
-    let conn = db.connection();
+    let conn = db.writer()?;
     let now = time::to_db(&time::now());
     conn.execute(
         "UPDATE webhook_state SET test_asked_at = ?1 WHERE id = 1",

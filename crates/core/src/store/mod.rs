@@ -5,6 +5,7 @@
 //! pragmas, then apply every pending migration in one IMMEDIATE transaction.
 
 mod encrypt;
+pub mod integrity;
 mod key;
 mod migrations;
 
@@ -138,42 +139,37 @@ impl Store {
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
         conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
 
+        // A file marked damaged gets no migration (a write), and opens read-only.
+        let damaged = integrity::read(path).filter(|v| !v.ok);
+        if let Some(v) = damaged.as_ref().filter(|_| found < version) {
+            return Err(integrity::damaged(path, &v.summary));
+        }
+        // A file an older OptDesk made is copied as it was before this one changes it; no copy,
+        // no upgrade (the file stays as it was).
+        if found > 0 && found < version {
+            crate::backup::before_upgrade(&conn, path, key, found).map_err(|e| {
+                open_err(format!(
+                    "it needs upgrading to this OptDesk's schema, and the backup taken first \
+                     failed, so it was left untouched: {e}"
+                ))
+            })?;
+        }
         let salt = migrate(&mut conn, found, version)?;
-        Ok(Store {
+        let store = Store {
             conn,
             path: path.to_path_buf(),
             key: key.clone(),
             salt,
-        })
+        };
+        if damaged.is_some() {
+            store.read_only();
+        }
+        Ok(store)
     }
 
     /// The file and key, for opening another connection to this database.
     pub fn database(&self) -> Database {
         Database::new(&self.path, self.key.clone())
-    }
-
-    /// SQLite's quick integrity check. Long-running writers (the receiver, a broadcast, the app)
-    /// run it at start-up and refuse to write to a damaged file; it costs ~0.1 s per 80 MB.
-    pub fn quick_check(&self) -> Result<()> {
-        let damaged = |detail: String| {
-            Error::invalid(format!(
-                "the database {} is damaged ({detail}); OptDesk will not write to it. Restore the \
-                 latest backup with `optdesk restore FILE` (backups are checked before they replace anything)",
-                self.path.display()
-            ))
-        };
-        let rows: Vec<String> = self
-            .conn
-            .prepare("PRAGMA quick_check")
-            .and_then(|mut s| {
-                s.query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<String>>>()
-            })
-            .map_err(|e| damaged(e.to_string()))?;
-        match rows.as_slice() {
-            [ok] if ok == "ok" => Ok(()),
-            _ => Err(damaged(summarise_check(&rows))),
-        }
     }
 
     pub fn path(&self) -> &Path {
@@ -242,39 +238,26 @@ impl Store {
     }
 
     fn tx_then<T>(&mut self, commit: bool, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&Tx {
-            tx: &tx,
-            salt: &self.salt,
-        })?;
-        if commit {
-            tx.commit()?;
-        } else {
-            tx.rollback()?;
+        self.refuse_if_damaged()?;
+        let out = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&Tx {
+                tx: &tx,
+                salt: &self.salt,
+            })?;
+            if commit {
+                tx.commit()?;
+            } else {
+                tx.rollback()?;
+            }
+            Ok(out)
+        })();
+        if let Err(e) = &out {
+            integrity::note(&self.path, e);
         }
-        Ok(out)
-    }
-}
-
-/// A write transaction, with what the core's writers need beside the connection.
-/// SQLite's check lists every bad page ("Tree 11 page 107 cell 3: …", dozens of lines): the
-/// owner gets one sentence, with the first problem for whoever restores the backup.
-fn summarise_check(rows: &[String]) -> String {
-    let problems: Vec<&str> = rows
-        .iter()
-        .flat_map(|r| r.lines())
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("***"))
-        .collect();
-    let Some(first) = problems.first() else {
-        return "SQLite's check did not say ok".into();
-    };
-    let first: String = first.chars().take(80).collect();
-    match problems.len() {
-        1 => format!("SQLite's check found a problem: {first}"),
-        n => format!("SQLite's check found {n} problems; the first: {first}"),
+        out
     }
 }
 
@@ -286,6 +269,12 @@ mod sealed {
     /// the core reaches the connection inside.
     pub trait Sealed {
         fn connection(&self) -> &rusqlite::Connection;
+
+        /// The connection for a write: refused, with the one sentence, on a file marked
+        /// damaged (a transaction already asked when it began).
+        fn writer(&self) -> crate::error::Result<&rusqlite::Connection> {
+            Ok(self.connection())
+        }
     }
 }
 
@@ -297,6 +286,11 @@ pub trait Db: sealed::Sealed {}
 impl sealed::Sealed for Store {
     fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    fn writer(&self) -> Result<&Connection> {
+        self.refuse_if_damaged()?;
+        Ok(&self.conn)
     }
 }
 impl Db for Store {}
@@ -318,6 +312,10 @@ impl Db for Tx<'_> {}
 impl<T: sealed::Sealed + ?Sized> sealed::Sealed for &T {
     fn connection(&self) -> &Connection {
         (**self).connection()
+    }
+
+    fn writer(&self) -> Result<&Connection> {
+        (**self).writer()
     }
 }
 impl<T: Db + ?Sized> Db for &T {}
@@ -384,26 +382,6 @@ mod tests {
 
     fn plain_count(path: &Path, sql: &str) -> rusqlite::Result<i64> {
         Connection::open(path)?.query_row(sql, [], |r| r.get(0))
-    }
-
-    #[test]
-    fn a_damaged_file_is_one_sentence_not_a_page_list() {
-        let mut rows = vec![
-            "*** in database main ***\nTree 11 page 107 cell 3: invalid page number 9041"
-                .to_string(),
-        ];
-        rows.extend((0..40).map(|i| format!("Tree 11 page {i} cell 0: 2nd reference to page 3")));
-        let s = summarise_check(&rows);
-        assert_eq!(
-            s,
-            "SQLite's check found 41 problems; the first: Tree 11 page 107 cell 3: invalid page number 9041"
-        );
-        assert!(!s.contains('\n'));
-        let one = summarise_check(&["row 12 missing from index contacts_phone".into()]);
-        assert!(
-            one.starts_with("SQLite's check found a problem: row 12"),
-            "{one}"
-        );
     }
 
     #[test]
