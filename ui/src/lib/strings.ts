@@ -1,6 +1,7 @@
 // Every word the window shows, in one place, so the interface can be translated later.
 import type { BlockReason } from "../bindings/BlockReason";
 import type { SourceKind } from "../bindings/SourceKind";
+import { parsePhoneNumberFromString } from "libphonenumber-js";
 
 export const places = ["Contacts", "Import", "Templates", "Broadcasts", "Opt-outs", "Settings"] as const;
 export type Place = (typeof places)[number];
@@ -144,10 +145,9 @@ export function formatTime(iso: string | null | undefined): string {
   return d.toLocaleString(undefined, { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
-/** A number in E.164, grouped for reading: +44 7911 123456. */
+/** A number in E.164, in libphonenumber's international format, the way its own country groups
+ * it: +44 7911 123456 (a mobile), +44 20 7946 0018 (a London line), +34 612 34 56 78. */
 export function formatPhone(e164: string): string {
-  const m = /^\+(1|7|2\d|3\d|4\d|5\d|6\d|8\d|9\d)(\d+)$/.exec(e164);
-  if (!m) return e164;
-  const rest = m[2];
-  return `+${m[1]} ${rest.slice(0, 4)} ${rest.slice(4)}`.trim();
+  const n = parsePhoneNumberFromString(e164);
+  return n ? n.formatInternational() : e164;
 }
