@@ -15,7 +15,7 @@ const past: Summary = {
   broadcast: {
     id: 7, name: "Summer sale", template: "summer_sale", language: "en_GB", category: "MARKETING", params: {}, tags: [],
     override_reason: null, state: "paused", pause_reason: "the brake: …", created_at: "2026-12-01T09:00:00Z",
-    scheduled_at: null, schedule_missed_at: null,
+    scheduled_at: null, schedule_missed_at: null, slots: { named: {}, header: null },
   },
   counts,
 };

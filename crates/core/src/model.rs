@@ -29,6 +29,27 @@ macro_rules! text_enum {
             }
         }
 
+        impl ::rusqlite::types::ToSql for $name {
+            fn to_sql(&self) -> ::rusqlite::Result<::rusqlite::types::ToSqlOutput<'_>> {
+                Ok(self.as_str().into())
+            }
+        }
+
+        impl ::rusqlite::types::FromSql for $name {
+            fn column_result(
+                v: ::rusqlite::types::ValueRef<'_>,
+            ) -> ::rusqlite::types::FromSqlResult<Self> {
+                let text = v.as_str()?;
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|x| x.as_str() == text)
+                    .ok_or_else(|| ::rusqlite::types::FromSqlError::Other(
+                        format!("{text:?} is not a {}", stringify!($name)).into(),
+                    ))
+            }
+        }
+
         impl ::std::str::FromStr for $name {
             type Err = $crate::error::Error;
             fn from_str(s: &str) -> ::std::result::Result<Self, $crate::error::Error> {
@@ -114,6 +135,66 @@ text_enum! {
         Read => "read",
         Failed => "failed",
     }
+}
+
+text_enum! {
+    /// Where a broadcast is: drafted (and maybe scheduled), sending, paused for its reasons,
+    /// finished, or cancelled by the owner.
+    BroadcastState {
+        Draft => "draft",
+        Sending => "sending",
+        Paused => "paused",
+        Finished => "finished",
+        Cancelled => "cancelled",
+    }
+}
+
+text_enum! {
+    /// One recipient of a broadcast: queued → sending → sent | failed | blocked (the gate said
+    /// no at send time) | unknown (the request may have reached Meta: never sent again).
+    RecipientState {
+        Queued => "queued",
+        Sending => "sending",
+        Sent => "sent",
+        Failed => "failed",
+        Blocked => "blocked",
+        Unknown => "unknown",
+    }
+}
+
+text_enum! {
+    /// What one of OptDesk's own replies is.
+    ReplyKind {
+        /// "You will get no more offers": what an opt-out gets, within 5 minutes.
+        Confirmation => "optout_confirmation",
+        /// The answer to HELP.
+        Help => "help_reply",
+        /// What a sign-up gets.
+        Welcome => "welcome",
+    }
+}
+
+text_enum! {
+    /// One of OptDesk's own replies: queued → sending → sent | failed | unknown, or skipped
+    /// (outside the 24-hour window, or a confirmation already sent).
+    ReplyState {
+        Queued => "queued",
+        Sending => "sending",
+        Sent => "sent",
+        Failed => "failed",
+        Unknown => "unknown",
+        Skipped => "skipped",
+    }
+}
+
+text_enum! {
+    /// A contact's field a template variable can be filled from (`@name|there`).
+    ContactField { Name => "name", Phone => "phone" }
+}
+
+text_enum! {
+    /// A message waiting for the owner's decision on whether it is an opt-out.
+    ReviewState { Open => "open", Accepted => "accepted", Dismissed => "dismissed" }
 }
 
 impl DeliveryStatus {

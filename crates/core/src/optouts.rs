@@ -5,7 +5,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::ledger::{self, NewEvent};
-use crate::model::{ContactId, EventState, SourceKind, Subject, Topic};
+use crate::model::{
+    ConsentState, ContactId, EventState, ReplyState, ReviewState, SourceKind, Subject, Topic,
+};
 use crate::store::Store;
 use crate::time;
 
@@ -17,8 +19,8 @@ pub struct OptOut {
     pub phone: Option<String>,
     pub name: String,
     /// marketing, utility, or meta_blocked (the person stopped marketing inside WhatsApp).
-    pub topic: String,
-    pub source_kind: String,
+    pub topic: Subject,
+    pub source_kind: SourceKind,
     pub source_detail: Option<String>,
     /// The message that opted them out, or Meta's words.
     pub evidence: Option<String>,
@@ -30,8 +32,7 @@ pub struct OptOut {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Confirmation {
-    /// queued, sending, sent, failed, unknown, skipped.
-    pub state: String,
+    pub state: ReplyState,
     /// sent, delivered, read or failed, from status webhooks.
     pub delivery: Option<String>,
     pub error: Option<String>,
@@ -50,7 +51,7 @@ pub fn list(store: &Store, since: Option<&str>) -> Result<Vec<OptOut>> {
          ORDER BY e.occurred_at DESC, e.id DESC",
     )?;
     let rows = stmt.query_map([since.unwrap_or("")], |r| {
-        let state: Option<String> = r.get(9)?;
+        let state: Option<ReplyState> = r.get(9)?;
         Ok(OptOut {
             event: r.get(0)?,
             phone: r.get(1)?,
@@ -83,7 +84,7 @@ pub struct ReviewItem {
     pub text: String,
     pub matched: Option<String>,
     pub received_at: String,
-    pub state: String,
+    pub state: ReviewState,
     /// Days left of the FCC's 10 business days to decide.
     pub business_days_left: i64,
 }
@@ -129,7 +130,7 @@ pub fn review_list(store: &Store, all: bool) -> Result<Vec<ReviewItem>> {
 /// the contact is no longer held for it.
 pub fn review_decide(store: &mut Store, id: i64, accept: bool, actor: &str) -> Result<()> {
     store.with_tx(|tx| {
-        let item: Option<(Option<i64>, String, String, String)> = tx
+        let item: Option<(Option<i64>, String, String, ReviewState)> = tx
             .query_row(
                 "SELECT contact_id, text, wamid, state FROM review_queue WHERE id = ?1",
                 [id],
@@ -141,7 +142,7 @@ pub fn review_decide(store: &mut Store, id: i64, accept: bool, actor: &str) -> R
                 "there is no review item {id}; see `optdesk review list`"
             )));
         };
-        if state != "open" {
+        if state != ReviewState::Open {
             return Err(Error::invalid(format!(
                 "review item {id} was already {state}"
             )));
@@ -150,7 +151,11 @@ pub fn review_decide(store: &mut Store, id: i64, accept: bool, actor: &str) -> R
         tx.execute(
             "UPDATE review_queue SET state = ?1, decided_at = ?2, decided_by = ?3 WHERE id = ?4",
             params![
-                if accept { "accepted" } else { "dismissed" },
+                if accept {
+                    ReviewState::Accepted
+                } else {
+                    ReviewState::Dismissed
+                },
                 time::to_db(&now),
                 actor,
                 id
@@ -159,12 +164,16 @@ pub fn review_decide(store: &mut Store, id: i64, accept: bool, actor: &str) -> R
         let Some(contact) = contact.map(ContactId) else {
             return Ok(());
         };
-        let (phone, marketing, utility, pending): (String, Option<String>, Option<String>, bool) =
-            tx.query_row(
-                "SELECT phone, marketing, utility, review_pending FROM contacts WHERE id = ?1",
-                [contact.0],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )?;
+        let (phone, marketing, utility, pending): (
+            String,
+            Option<ConsentState>,
+            Option<ConsentState>,
+            bool,
+        ) = tx.query_row(
+            "SELECT phone, marketing, utility, review_pending FROM contacts WHERE id = ?1",
+            [contact.0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
         let event = |subject: Subject, state: EventState, detail: &'static str| NewEvent {
             contact,
             phone: &phone,
@@ -180,7 +189,7 @@ pub fn review_decide(store: &mut Store, id: i64, accept: bool, actor: &str) -> R
         let mut appender = ledger::Appender::new(tx)?;
         if accept {
             for (topic, current) in [(Topic::Marketing, &marketing), (Topic::Utility, &utility)] {
-                if current.as_deref() != Some("opted_out") {
+                if *current != Some(ConsentState::OptedOut) {
                     appender.append(&event(
                         topic.subject(),
                         EventState::OptedOut,
@@ -247,13 +256,13 @@ pub fn weekly(store: &Store, weeks: u32, now: time::Timestamp) -> Result<Vec<Wee
     let mut rows = stmt.query([first.to_string()])?;
     while let Some(r) = rows.next()? {
         let day: String = r.get(0)?;
-        let state: String = r.get(1)?;
+        let state: EventState = r.get(1)?;
         let Ok(date) = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d") else {
             continue;
         };
         let index = (date - first).num_days() / 7;
         if let Some(week) = usize::try_from(index).ok().and_then(|i| out.get_mut(i)) {
-            if state == "opted_in" {
+            if state == EventState::OptedIn {
                 week.opt_ins += 1;
             } else {
                 week.opt_outs += 1;

@@ -7,6 +7,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::model::{ReplyKind, ReplyState};
 use crate::store::Store;
 use crate::time;
 use crate::whatsapp::{Client, ClientError, TextMessage};
@@ -82,13 +83,15 @@ pub async fn send_queued(store: &mut Store, client: &Client) -> Result<SendRepor
         };
         let result = client.send_text(&msg).await;
         let (state, wamid, error) = match result {
-            Ok(sent) => ("sent", Some(sent.message_id), None),
-            Err(e @ ClientError::Network { .. }) => ("unknown", None, Some(e.to_string())),
-            Err(e) => ("failed", None, Some(e.to_string())),
+            Ok(sent) => (ReplyState::Sent, Some(sent.message_id), None),
+            Err(e @ ClientError::Network { .. }) => {
+                (ReplyState::Unknown, None, Some(e.to_string()))
+            }
+            Err(e) => (ReplyState::Failed, None, Some(e.to_string())),
         };
         match state {
-            "sent" => report.sent += 1,
-            "unknown" => report.unknown += 1,
+            ReplyState::Sent => report.sent += 1,
+            ReplyState::Unknown => report.unknown += 1,
             _ => report.failed += 1,
         }
         store.conn().execute(
@@ -102,13 +105,13 @@ pub async fn send_queued(store: &mut Store, client: &Client) -> Result<SendRepor
 /// A reply to queue, as the webhook processor decided it (`state` is `queued`, or `skipped` with
 /// the reason in `error`).
 pub(crate) struct NewReply<'a> {
-    pub kind: &'a str,
+    pub kind: ReplyKind,
     pub contact: Option<crate::model::ContactId>,
     pub to: Option<&'a str>,
     pub in_reply_to: &'a str,
     pub optout_event: Option<crate::model::EventId>,
     pub body: &'a str,
-    pub state: &'a str,
+    pub state: ReplyState,
     pub error: Option<&'a str>,
     pub now: &'a str,
     pub due: &'a str,

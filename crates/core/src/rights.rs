@@ -18,7 +18,7 @@ pub struct SentMessage {
     pub broadcast: i64,
     pub name: String,
     pub template: String,
-    pub state: String,
+    pub state: crate::model::RecipientState,
     pub reason: Option<String>,
     pub wamid: Option<String>,
     pub delivery_status: Option<String>,
@@ -27,10 +27,10 @@ pub struct SentMessage {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Reply {
-    pub kind: String,
+    pub kind: crate::model::ReplyKind,
     pub in_reply_to: String,
     pub body: String,
-    pub state: String,
+    pub state: crate::model::ReplyState,
     pub delivery_status: Option<String>,
     pub error: Option<String>,
     pub created_at: String,
@@ -165,7 +165,7 @@ pub fn proof_html(p: &Proof) -> String {
             m.broadcast,
             esc(&m.name),
             esc(&m.template),
-            esc(&m.state),
+            esc(m.state.as_str()),
             opt(&m.reason),
             opt(&m.delivery_status)
         ));
@@ -175,9 +175,9 @@ pub fn proof_html(p: &Proof) -> String {
         h.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td></tr>",
             esc(&r.created_at),
-            esc(&r.kind),
+            esc(r.kind.as_str()),
             esc(&r.body),
-            esc(&r.state),
+            esc(r.state.as_str()),
             opt(&r.error),
             opt(&r.delivery_status)
         ));

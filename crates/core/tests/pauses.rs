@@ -147,7 +147,7 @@ fn a_running_marketing_broadcast_pauses_when_quiet_hours_begin_and_goes_on_in_th
         .unwrap();
     match outcome {
         Outcome::Stopped { state, reason, .. } => {
-            assert_eq!(state, "paused");
+            assert_eq!(state, optdesk_core::model::BroadcastState::Paused);
             assert!(reason.contains("quiet hours"), "{reason}");
         }
         o => panic!("{o:?}"),

@@ -146,7 +146,7 @@ fn quiet_hours_hold_a_scheduled_marketing_broadcast_and_release_it_in_the_mornin
     // By the scheduler: it pauses for quiet hours, sending nothing.
     match run(Start::Scheduled, &clock).unwrap() {
         Outcome::Stopped { state, reason, .. } => {
-            assert_eq!(state, "paused");
+            assert_eq!(state, optdesk_core::model::BroadcastState::Paused);
             assert!(
                 reason.contains("waits until Sun 6 Dec 2026 08:00"),
                 "{reason}"

@@ -293,15 +293,16 @@ pub fn run(mut ctx: Ctx, cmd: BroadcastsCmd) -> CliResult {
 /// The state, with a schedule as the shop reads it.
 fn when(ctx: &Ctx, b: &broadcast::Broadcast) -> Result<String, Error> {
     let Some(s) = broadcast::schedule::get_schedule(&ctx.store, b.id)? else {
-        return Ok(b.state.clone());
+        return Ok(b.state.to_string());
     };
-    Ok(match (&b.state[..], &s.missed_at) {
-        ("draft", Some(_)) => format!(
+    use optdesk_core::model::BroadcastState::Draft;
+    Ok(match (b.state, &s.missed_at) {
+        (Draft, Some(_)) => format!(
             "scheduled for {}, missed: send now with `optdesk broadcast send {}`",
             s.local, b.id
         ),
-        ("draft", None) => format!("scheduled for {}", s.local),
-        _ => b.state.clone(),
+        (Draft, None) => format!("scheduled for {}", s.local),
+        _ => b.state.to_string(),
     })
 }
 

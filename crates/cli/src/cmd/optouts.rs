@@ -25,10 +25,9 @@ pub fn run_optouts(ctx: Ctx, cmd: OptoutsCmd) -> CliResult {
         } else {
             format!("{} ({})", o.name, o.phone.clone().unwrap_or_default())
         };
-        let topic = if o.topic == "meta_blocked" {
-            "marketing, in WhatsApp itself".to_string()
-        } else {
-            o.topic.clone()
+        let topic = match o.topic {
+            optdesk_core::model::Subject::MetaBlocked => "marketing, in WhatsApp itself",
+            other => other.as_str(),
         };
         println!(
             "{} {who}: {topic} via {}{}",
@@ -83,7 +82,7 @@ pub fn run_review(mut ctx: Ctx, cmd: ReviewCmd) -> CliResult {
                         i.text,
                         i.matched.clone().unwrap_or_default(),
                         i.business_days_left,
-                        if i.state == "open" {
+                        if i.state == optdesk_core::model::ReviewState::Open {
                             String::new()
                         } else {
                             format!(" — {}", i.state)

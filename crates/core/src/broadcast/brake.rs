@@ -181,7 +181,7 @@ impl Watch {
     /// Whether an opt-out at `at` by `contact` counts against this broadcast: `None` while it
     /// was sent to them but its delivery is not yet known.
     fn attributes(&self, conn: &Connection, contact: i64, at: &str) -> Result<Option<bool>> {
-        let row: Option<(String, Option<String>)> = conn
+        let row: Option<(crate::model::RecipientState, Option<String>)> = conn
             .prepare_cached(
                 "SELECT state, delivered_at FROM broadcast_recipients
                  WHERE broadcast_id = ?1 AND contact_id = ?2",
@@ -192,7 +192,8 @@ impl Watch {
             None => return Ok(Some(false)),
             Some((_, Some(d))) => d,
             Some((state, None)) => {
-                return Ok((state != "sent" && state != "sending").then_some(false));
+                use crate::model::RecipientState::{Sending, Sent};
+                return Ok((!matches!(state, Sent | Sending)).then_some(false));
             }
         };
         let (Some(d), Some(a)) = (time::from_db(&delivered), time::from_db(at)) else {

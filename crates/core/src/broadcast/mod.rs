@@ -22,6 +22,7 @@ pub use starts::{
     offline_warning, record_started_without_relay, started_without_relay, StartWithoutRelay,
 };
 
+use crate::model::BroadcastState;
 use std::collections::BTreeMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -29,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::gate::Policy;
-use crate::model::Category;
+use crate::model::{Category, ContactField};
 use crate::settings;
 use crate::store::Store;
 use crate::templates;
@@ -40,8 +41,13 @@ use crate::time;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Param {
-    Text { value: String },
-    Field { field: String, fallback: String },
+    Text {
+        value: String,
+    },
+    Field {
+        field: ContactField,
+        fallback: String,
+    },
 }
 
 impl Param {
@@ -57,16 +63,16 @@ impl Param {
                 "give a fallback for contacts whose {field} is empty: @{field}|there"
             ))
         })?;
-        if !["name", "phone"].contains(&field) {
-            return Err(Error::invalid(format!(
+        let field: ContactField = field.parse().map_err(|_| {
+            Error::invalid(format!(
                 "@{field} is not a contact field; use @name or @phone"
-            )));
-        }
+            ))
+        })?;
         if fallback.trim().is_empty() {
             return Err(Error::invalid("the fallback after | may not be empty"));
         }
         Ok(Param::Field {
-            field: field.into(),
+            field,
             fallback: fallback.into(),
         })
     }
@@ -75,7 +81,10 @@ impl Param {
         match self {
             Param::Text { value } => value.clone(),
             Param::Field { field, fallback } => {
-                let v = if field == "name" { name } else { phone };
+                let v = match field {
+                    ContactField::Name => name,
+                    ContactField::Phone => phone,
+                };
                 if v.trim().is_empty() {
                     fallback.clone()
                 } else {
@@ -160,7 +169,7 @@ pub struct Broadcast {
     pub slots: message::Slots,
     pub tags: Vec<String>,
     pub override_reason: Option<String>,
-    pub state: String,
+    pub state: crate::model::BroadcastState,
     pub pause_reason: Option<String>,
     pub created_at: String,
     /// When it is to start (UTC), while it waits for that.
@@ -294,7 +303,8 @@ pub fn recategorised(
             "UPDATE broadcasts SET category = ?1 WHERE id = ?2",
             params![new.trim().to_ascii_uppercase(), id],
         )?;
-        if get(tx, id)?.state != "draft" || schedule::get_schedule(tx, id)?.is_some() {
+        if get(tx, id)?.state != BroadcastState::Draft || schedule::get_schedule(tx, id)?.is_some()
+        {
             pauses::add(
                 tx,
                 id,
@@ -324,7 +334,7 @@ pub fn started_days(conn: &Connection, since: &str) -> Result<Vec<String>> {
 /// Asks the engine to stop after what is in flight (`paused`), or for good (`cancelled`).
 pub fn set_stopped(store: &mut Store, id: i64, cancel: bool) -> Result<()> {
     let b = get(store.conn(), id)?;
-    if b.state == "finished" || b.state == "cancelled" {
+    if b.state == BroadcastState::Finished || b.state == BroadcastState::Cancelled {
         return Err(Error::invalid(format!(
             "broadcast {id} is already {}",
             b.state
@@ -386,7 +396,7 @@ mod category_tests {
             slots: Default::default(),
             tags: Vec::new(),
             override_reason: None,
-            state: "draft".into(),
+            state: BroadcastState::Draft,
             pause_reason: None,
             created_at: String::new(),
             scheduled_at: None,

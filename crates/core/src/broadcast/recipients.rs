@@ -51,7 +51,7 @@ pub fn counts(db: &impl crate::store::Db, id: i64) -> Result<Counts> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Recipient {
     pub phone: String,
-    pub state: String,
+    pub state: crate::model::RecipientState,
     pub reason: Option<String>,
     pub error_code: Option<i64>,
     pub wamid: Option<String>,

@@ -6,6 +6,7 @@
 //! scheduler's tick) it is marked missed and waits for the owner ("scheduled for 09:30, missed:
 //! send now?"), unless the owner allowed a late start window when scheduling.
 
+use crate::model::BroadcastState;
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -76,7 +77,7 @@ pub fn schedule(
     clock: &Clock,
 ) -> Result<Schedule> {
     let b = get(store.conn(), id)?;
-    if b.state != "draft" {
+    if b.state != BroadcastState::Draft {
         return Err(Error::invalid(format!(
             "broadcast {id} is {}: only a broadcast that has not started can be scheduled",
             b.state
@@ -123,7 +124,7 @@ pub fn schedule(
 /// Takes the schedule off a draft (it stays a draft).
 pub fn unschedule(store: &mut Store, id: i64) -> Result<()> {
     let b = get(store.conn(), id)?;
-    if b.state != "draft" {
+    if b.state != BroadcastState::Draft {
         return Err(Error::invalid(format!(
             "broadcast {id} is {}; it is no longer waiting for its time",
             b.state

@@ -2,6 +2,8 @@
 //! keeping unknown senders' opt-outs as suppressions, queueing OptDesk's own replies, and the
 //! review queue.
 
+pub(crate) use crate::model::ReplyKind;
+use crate::model::ReplyState;
 use rusqlite::OptionalExtension;
 
 use crate::error::Result;
@@ -153,25 +155,9 @@ pub(super) fn opt_out(
     Ok(first)
 }
 
-/// The kinds of reply OptDesk sends by itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ReplyKind {
-    Confirmation,
-    Help,
-    Welcome,
-}
-
 impl ReplyKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            ReplyKind::Confirmation => "optout_confirmation",
-            ReplyKind::Help => "help_reply",
-            ReplyKind::Welcome => "welcome",
-        }
-    }
-
     /// How long after the customer's message this reply may still go.
-    fn deadline(self) -> chrono::Duration {
+    pub(crate) fn deadline(self) -> chrono::Duration {
         match self {
             ReplyKind::Confirmation => CONFIRMATION_DEADLINE,
             ReplyKind::Help | ReplyKind::Welcome => SERVICE_WINDOW,
@@ -207,7 +193,7 @@ pub(super) fn queue_reply(
     let late = now - *sent_at;
     let (state, error, arrived_late) = if s.wa_id.is_none() {
         (
-            "skipped",
+            ReplyState::Skipped,
             Some("the sender has no number WhatsApp shared (a username-only user)".to_string()),
             false,
         )
@@ -222,14 +208,14 @@ pub(super) fn queue_reply(
                 lateness(late)
             ),
         };
-        ("skipped", Some(why), true)
+        (ReplyState::Skipped, Some(why), true)
     } else {
-        ("queued", None, false)
+        (ReplyState::Queued, None, false)
     };
     crate::replies::queue(
         tx,
         &crate::replies::NewReply {
-            kind: kind.as_str(),
+            kind,
             contact: s.contact.as_ref().map(|c| c.0),
             to: s.wa_id.as_deref(),
             in_reply_to,

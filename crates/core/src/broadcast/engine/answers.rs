@@ -1,6 +1,7 @@
 //! What Meta answered each send, recorded in one transaction per batch: the recipient's state,
 //! Meta's flags on the contact (131050, 131026), and the pauses an account-wide error asks for.
 
+use crate::model::RecipientState;
 use rusqlite::params;
 
 use super::{Result2, Stop};
@@ -64,7 +65,7 @@ pub(super) fn apply(
     store.with_tx(|tx| {
         let now_db = time::to_db(&time::now());
         let mut slower = false;
-        let set = |state: &str, reason: Option<&str>, code: Option<i64>, wamid: Option<&str>, cid: ContactId| -> Result<()> {
+        let set = |state: RecipientState, reason: Option<&str>, code: Option<i64>, wamid: Option<&str>, cid: ContactId| -> Result<()> {
             tx.prepare_cached("UPDATE broadcast_recipients SET state = ?1, reason = ?2, error_code = ?3, wamid = coalesce(?4, wamid), updated_at = ?5 WHERE broadcast_id = ?6 AND contact_id = ?7")?
                 .execute(params![state, reason, code, wamid, now_db, id, cid.0])?;
             Ok(())
@@ -73,40 +74,40 @@ pub(super) fn apply(
             match r {
                 Ok(sent) => {
                     // A status webhook may already have been here (with a failure reason): keep it.
-                    tx.prepare_cached("UPDATE broadcast_recipients SET state = 'sent', wamid = coalesce(wamid, ?1), updated_at = ?2 WHERE broadcast_id = ?3 AND contact_id = ?4")?
-                        .execute(params![sent.message_id, now_db, id, cid.0])?;
+                    tx.prepare_cached("UPDATE broadcast_recipients SET state = ?5, wamid = coalesce(wamid, ?1), updated_at = ?2 WHERE broadcast_id = ?3 AND contact_id = ?4")?
+                        .execute(params![sent.message_id, now_db, id, cid.0, RecipientState::Sent])?;
                     crate::contacts::sent_to(tx, cid, sent.wa_id.as_deref(), category == Category::Marketing, &now_db)?;
                 }
-                Err(e @ ClientError::Network { .. }) => set("unknown", Some(&e.to_string()), None, None, cid)?,
+                Err(e @ ClientError::Network { .. }) => set(RecipientState::Unknown, Some(&e.to_string()), None, None, cid)?,
                 Err(ClientError::Graph { error, .. }) => {
                     let code = Some(error.code);
                     let attempts: i64 = tx.query_row("SELECT attempts FROM broadcast_recipients WHERE broadcast_id = ?1 AND contact_id = ?2", params![id, cid.0], |r| r.get(0))?;
-                    let requeue = |why: &str| set("queued", Some(why), code, None, cid);
+                    let requeue = |why: &str| set(RecipientState::Queued, Some(why), code, None, cid);
                     match error.class() {
                         ErrorClass::Consent => {
-                            set("blocked", Some("stopped marketing in WhatsApp (131050)"), code, None, cid)?;
+                            set(RecipientState::Blocked, Some("stopped marketing in WhatsApp (131050)"), code, None, cid)?;
                             flag(tx, cid, Subject::MetaBlocked, "131050: the person stopped marketing messages in WhatsApp", error.details(), &format!("broadcast {id}"))?;
                         }
                         ErrorClass::RateLimited => {
                             slower = true;
-                            if attempts >= 5 { set("failed", Some("WhatsApp kept rate-limiting this send"), code, None, cid)?; } else { requeue("rate limited; retried more slowly")?; }
+                            if attempts >= 5 { set(RecipientState::Failed, Some("WhatsApp kept rate-limiting this send"), code, None, cid)?; } else { requeue("rate limited; retried more slowly")?; }
                         }
                         ErrorClass::Transient => {
-                            if attempts >= 3 { set("failed", Some(error.class().advice()), code, None, cid)?; } else { requeue("temporary WhatsApp error; retrying")?; }
+                            if attempts >= 3 { set(RecipientState::Failed, Some(error.class().advice()), code, None, cid)?; } else { requeue("temporary WhatsApp error; retrying")?; }
                         }
                         ErrorClass::Recipient => {
-                            set("failed", Some(error.class().advice()), code, None, cid)?;
+                            set(RecipientState::Failed, Some(error.class().advice()), code, None, cid)?;
                             if error.code == 131026 {
                                 flag(tx, cid, Subject::Unreachable, "131026: WhatsApp could not deliver to this number", error.details(), &format!("broadcast {id}"))?;
                             }
                         }
                         ErrorClass::HeldByMeta => {
-                            set("failed", Some(&format!("{} (code {})", error.class().advice(), error.code)), code, None, cid)?;
+                            set(RecipientState::Failed, Some(&format!("{} (code {})", error.class().advice(), error.code)), code, None, cid)?;
                             let until = time::to_db(&(time::now() + chrono::Duration::hours(24)));
                             crate::contacts::hold_back(tx, cid, error.code, &until)?;
                         }
                         ErrorClass::NeedsTemplate | ErrorClass::BadRequest => {
-                            set("failed", Some(&format!("{} (code {})", error.class().advice(), error.code)), code, None, cid)?;
+                            set(RecipientState::Failed, Some(&format!("{} (code {})", error.class().advice(), error.code)), code, None, cid)?;
                         }
                         ErrorClass::Auth | ErrorClass::Permission | ErrorClass::Template | ErrorClass::SpamLimit | ErrorClass::Account => {
                             requeue("not sent: the broadcast was paused")?;
@@ -117,7 +118,7 @@ pub(super) fn apply(
                     }
                 }
                 Err(e) => {
-                    set("queued", Some("not sent: the broadcast was paused"), None, None, cid)?;
+                    set(RecipientState::Queued, Some("not sent: the broadcast was paused"), None, None, cid)?;
                     stopped.get_or_insert(Stop::Pause(NewPause::new(PauseKind::Account, e.to_string())));
                 }
             }

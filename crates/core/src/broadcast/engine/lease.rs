@@ -1,6 +1,7 @@
 //! One engine per broadcast: the lease it takes on start, renews while it sends and gives back
 //! when it stops; what a crashed engine left behind; and the broadcast's state at the end.
 
+use crate::model::BroadcastState;
 use std::path::Path;
 
 use rusqlite::{params, OptionalExtension};
@@ -62,12 +63,12 @@ pub(super) fn start(
     opts: &Options,
 ) -> Result<Begun> {
     store.with_tx(|tx| {
-        let (state, holder, until): (String, Option<String>, Option<String>) = tx.query_row(
+        let (state, holder, until): (BroadcastState, Option<String>, Option<String>) = tx.query_row(
             "SELECT state, lease_owner, lease_until FROM broadcasts WHERE id = ?1",
             [id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        if state == "finished" || state == "cancelled" {
+        if matches!(state, BroadcastState::Finished | BroadcastState::Cancelled) {
             return Err(Error::invalid(format!("broadcast {id} is {state}; nothing to send")));
         }
         let now = time::now();
@@ -133,13 +134,13 @@ pub(super) fn heartbeat(store: &mut Store, id: i64, owner: &str) -> Result<Optio
 /// Whether the broadcast was paused or cancelled from elsewhere (the owner, a quality or
 /// template webhook): the engine looks every 200 ms, so a stricter gate applies at once.
 pub(super) fn paused_elsewhere(store: &Store, id: i64) -> Result<Option<Stop>> {
-    let state: String = store
+    let state: BroadcastState = store
         .conn()
         .prepare_cached("SELECT state FROM broadcasts WHERE id = ?1")?
         .query_row([id], |r| r.get(0))?;
-    Ok(match state.as_str() {
-        "paused" => Some(Stop::Elsewhere),
-        "cancelled" => Some(Stop::Cancelled),
+    Ok(match state {
+        BroadcastState::Paused => Some(Stop::Elsewhere),
+        BroadcastState::Cancelled => Some(Stop::Cancelled),
         _ => None,
     })
 }
@@ -151,38 +152,38 @@ pub(super) fn finish(
     id: i64,
     owner: &str,
     stop: Option<Stop>,
-) -> Result<(String, Option<String>, Counts)> {
+) -> Result<(BroadcastState, Option<String>, Counts)> {
     let (state, reason) = store.with_tx(|tx| {
         let now_db = time::to_db(&time::now());
         // The owner may have paused or cancelled it from elsewhere meanwhile.
-        let current: String = tx
+        let current: BroadcastState = tx
             .query_row("SELECT state FROM broadcasts WHERE id = ?1", [id], |r| {
                 r.get(0)
             })
             .optional()?
-            .unwrap_or_else(|| "sending".into());
-        let cancelled = current == "cancelled" || matches!(stop, Some(Stop::Cancelled));
+            .unwrap_or(BroadcastState::Sending);
+        let cancelled = current == BroadcastState::Cancelled || matches!(stop, Some(Stop::Cancelled));
         if let (Some(Stop::Pause(p)), false) = (&stop, cancelled) {
             pauses::add(tx, id, p)?;
         }
         let open = pauses::open(tx, id)?;
         let (state, reason) = if cancelled {
-            ("cancelled", Some("cancelled by the owner".to_string()))
+            (BroadcastState::Cancelled, Some("cancelled by the owner".to_string()))
         } else if !open.is_empty() {
-            ("paused", pauses::sentence(&open))
+            (BroadcastState::Paused, pauses::sentence(&open))
         } else if stop.is_some() {
             // Paused elsewhere, then resumed elsewhere before this engine stopped: it waits
             // for the next start rather than being called finished with people still queued.
-            ("paused", Some("stopped; send it again to go on".into()))
+            (BroadcastState::Paused, Some("stopped; send it again to go on".into()))
         } else {
-            ("finished", None)
+            (BroadcastState::Finished, None)
         };
         tx.execute(
             "UPDATE broadcasts SET state = ?1, pause_reason = ?2, lease_owner = NULL, lease_until = NULL, updated_at = ?3
              WHERE id = ?4 AND (lease_owner = ?5 OR lease_owner IS NULL)",
             params![state, reason, now_db, id, owner],
         )?;
-        Ok((state.to_string(), reason))
+        Ok((state, reason))
     })?;
     Ok((state, reason, counts(store.conn(), id)?))
 }

@@ -9,6 +9,7 @@
 mod answers;
 mod lease;
 
+use crate::model::BroadcastState;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -139,7 +140,7 @@ pub enum Outcome {
     Finished { counts: Counts },
     /// Stopped early: paused (for the reasons in `reason`) or cancelled.
     Stopped {
-        state: String,
+        state: BroadcastState,
         reason: String,
         counts: Counts,
     },
@@ -235,7 +236,7 @@ pub async fn run(
 ) -> Result<Outcome> {
     let mut store = db.open()?;
     let b = get(store.conn(), id)?;
-    if b.state == "finished" || b.state == "cancelled" {
+    if b.state == BroadcastState::Finished || b.state == BroadcastState::Cancelled {
         return Err(Error::invalid(format!(
             "broadcast {id} is {}; nothing to send",
             b.state
@@ -267,7 +268,7 @@ pub async fn run(
             store.with_tx(|tx| pauses::add(tx, id, &pause))?;
             let open = pauses::open(store.conn(), id)?;
             return Ok(Outcome::Stopped {
-                state: "paused".into(),
+                state: BroadcastState::Paused,
                 reason: pauses::sentence(&open).unwrap_or(pause.detail),
                 counts: counts(store.conn(), id)?,
             });
@@ -504,7 +505,7 @@ pub async fn run(
         done_since_start as f64 / started.elapsed().as_secs_f64().max(1e-3),
     );
     Ok(match reason {
-        None if state == "finished" => Outcome::Finished { counts: counts_now },
+        None if state == BroadcastState::Finished => Outcome::Finished { counts: counts_now },
         reason => Outcome::Stopped {
             state,
             reason: reason.unwrap_or_default(),
