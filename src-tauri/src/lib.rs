@@ -85,7 +85,8 @@ pub fn run() {
                     .flatten()
                     .and_then(|p| p.parse::<u16>().ok());
                 if let Some(port) = port {
-                    if let Err(e) = desk.receiver.start(&desk.core, port).await {
+                    let tell = receiver::tell_window(&handle);
+                    if let Err(e) = desk.receiver.start(&desk.core, port, tell).await {
                         eprintln!(
                             "OptDesk: the webhook receiver did not start on port {port}: {e}"
                         );

@@ -39,6 +39,21 @@ pub(crate) fn required_secret(
         })
 }
 
+/// The event the Opt-outs screen reloads on, instead of polling: sent after the processor
+/// applied webhook bodies or a confirmation changed state.
+pub const OPTOUTS_CHANGED: &str = "optouts-changed";
+
+/// What the receiver calls to tell the window (see [`OPTOUTS_CHANGED`]).
+pub fn tell_window<R: tauri::Runtime>(
+    app: &tauri::AppHandle<R>,
+) -> optdesk_core::receiver::Changed {
+    use tauri::Emitter;
+    let app = app.clone();
+    Arc::new(move || {
+        let _ = app.emit(OPTOUTS_CHANGED, ());
+    })
+}
+
 #[derive(Default)]
 pub struct Slot(Mutex<Option<Running>>);
 
@@ -82,7 +97,14 @@ impl Slot {
         }
     }
 
-    pub async fn start(&self, core: &Core, port: u16) -> AppResult<ReceiverStatus> {
+    /// Starts it on `port`; `changed` is called whenever what the Opt-outs screen shows may
+    /// have changed (see [`tell_window`]).
+    pub async fn start(
+        &self,
+        core: &Core,
+        port: u16,
+        changed: optdesk_core::receiver::Changed,
+    ) -> AppResult<ReceiverStatus> {
         self.stop();
         let (opened, told) = oneshot::channel::<Option<String>>();
         let config = Config {
@@ -96,6 +118,7 @@ impl Slot {
                 core.secrets(),
             )?),
             opened: Some(opened),
+            changed: Some(changed),
         };
         // Bind here, so a taken port is an error the owner sees now, not later.
         let listener = tokio::net::TcpListener::bind(config.listen)

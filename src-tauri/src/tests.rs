@@ -186,3 +186,63 @@ fn secrets_go_in_and_never_come_out() {
         .unwrap_err();
     assert_eq!(e["kind"], "invalid");
 }
+
+/// Commands that touch SQLite, the keyring or files do it through `commands::blocking`, never
+/// on the async runtime's workers. These few call the core's async functions, which talk to
+/// Meta and write their short bookkeeping between calls themselves.
+const TALK_TO_META: &[&str] = &[
+    "connection_test",
+    "webhook_status",
+    "webhook_connect",
+    "webhook_disconnect",
+];
+
+#[test]
+fn commands_do_their_blocking_work_off_the_async_runtime() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/commands");
+    let direct = [
+        "desk.core.store()",
+        "desk.core.secrets()",
+        "desk.core.database().open()",
+        "desk.core.client()",
+        "desk.core.phone(",
+        "desk.core.set_secret(",
+        "std::fs::",
+    ];
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let src = std::fs::read_to_string(&path).unwrap();
+        for command in src.split("#[tauri::command]").skip(1) {
+            let name = command
+                .split("fn ")
+                .nth(1)
+                .and_then(|r| r.split(['(', '<']).next())
+                .unwrap()
+                .to_string();
+            seen += 1;
+            if TALK_TO_META.contains(&name.as_str()) {
+                continue;
+            }
+            let body = command.split("\n}\n").next().unwrap();
+            // What runs inside `blocking(…)` (up to its `.await`) is off the runtime.
+            let mut outside = String::new();
+            for (i, part) in body.split("super::blocking(").enumerate() {
+                let rest = if i == 0 {
+                    part
+                } else {
+                    part.split_once(".await").map_or("", |(_, r)| r)
+                };
+                outside.push_str(rest);
+            }
+            for d in direct {
+                assert!(
+                    !outside.contains(d),
+                    "{}: `{name}` uses {d} on the async runtime; wrap it in commands::blocking",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(seen > 30, "the scan found the commands ({seen})");
+}

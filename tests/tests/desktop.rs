@@ -71,7 +71,7 @@ fn the_shop_owner_runs_the_day_from_the_window() {
             // Tests run at any hour; quiet hours have tests of their own.
             ("quiet_hours", "off"),
         ] {
-            settings::set(store.conn(), k, v).unwrap();
+            settings::set(&store, k, v).unwrap();
         }
     }
     let home = dir.path().to_string_lossy().into_owned();
@@ -313,6 +313,30 @@ fn the_shop_owner_runs_the_day_from_the_window() {
         .unwrap();
     assert!(table.contains("Keyword reply"), "{table}");
     assert!(table.contains("“Stop”"), "{table}");
+    // Dan opts out while the screen is open: it shows him because the receiver tells the
+    // window (the screen does not poll).
+    let value = json!({"messaging_product": "whatsapp", "metadata": {"display_phone_number": "447911123400", "phone_number_id": PHONE_NUMBER_ID},
+                  "contacts": [{"profile": {"name": "Dan"}, "wa_id": "447911100004"}],
+                  "messages": [{"from": "447911100004", "id": "wamid.E2ESTOP2", "timestamp": now(), "type": "text", "text": {"body": "unsubscribe"}}]});
+    assert_eq!(fake.emit("messages", value)["status"], 200);
+    s.wait_text("[data-testid=optouts]", Duration::from_secs(20), |t| {
+        t.contains("Dan Okafor") && t.contains("“unsubscribe”")
+    })
+    .unwrap();
+    // And his confirmation's state follows it there, from the reply sender's event.
+    let dans = "return [...document.querySelectorAll('[data-testid=optouts] tbody tr')]
+        .find((r) => r.textContent.includes('Dan Okafor'))
+        ?.querySelector('[data-testid=confirmation]')?.textContent.trim() ?? null";
+    let confirmed = (0..80).any(|_| {
+        std::thread::sleep(Duration::from_millis(250));
+        s.script(dans, json!([]))
+            .is_ok_and(|v| ["sent", "delivered", "read"].contains(&v.as_str().unwrap_or("")))
+    });
+    assert!(
+        confirmed,
+        "Dan's confirmation shows as sent: {:?}",
+        s.script(dans, json!([]))
+    );
     shot(s, "5-optouts");
     let confirmations = fake
         .state()
@@ -320,7 +344,7 @@ fn the_shop_owner_runs_the_day_from_the_window() {
         .iter()
         .filter(|r| r.body["type"] == "text")
         .count();
-    assert_eq!(confirmations, 1, "exactly one confirmation");
+    assert_eq!(confirmations, 2, "exactly one confirmation each");
     eprintln!("window ready after {:.2} s", launched.ready_after);
 }
 

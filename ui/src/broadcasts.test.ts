@@ -42,7 +42,7 @@ describe("Broadcasts", () => {
     await screen.findByTestId("results");
     expect(fake.calls).toEqual([["broadcastResults", 7]]);
     expect(screen.getByTestId("res-optouts").textContent).toBe("1");
-    expect(screen.getByTestId("res-optout-list").textContent).toContain("+447911100002");
+    expect(screen.getByTestId("res-optout-list").textContent).toContain("+44 7911 100002");
     expect(screen.getByTestId("res-optout-list").textContent).toContain("#41");
     expect(screen.getByTestId("res-pauses").textContent).toContain("brake");
   });
@@ -52,7 +52,7 @@ describe("Broadcasts", () => {
     const template = {
       name: "summer_sale", language: "en_GB", category: "MARKETING", status: "APPROVED", quality: null, parameter_format: null,
       wa_template_id: "1", components: [{ type: "BODY", text: "Offers this week" }], rejected_reason: null, synced_at: null,
-      deleted: false, way_out: true,
+      deleted: false, way_out: true, variables: { body: [], header: null },
     } as unknown as StoredTemplate;
     const preview: Preview = {
       broadcast: 9, audience: 3, will_receive: 3, excluded: 0, by_reason: [], rate: 20, estimated_seconds: 1,
@@ -99,12 +99,13 @@ describe("RateCard", () => {
 });
 
 describe("Broadcasts with named and header variables", () => {
-  test("a NAMED template's fields are sent by name, and the header's variable beside them", async () => {
+  test("a NAMED template's fields, from the core's reading of it, are sent as typed, with the header's beside them", async () => {
     const fake = fakeBackend([]);
     const template = {
       name: "named_offer", language: "en_GB", category: "MARKETING", status: "APPROVED", quality: null, parameter_format: "NAMED",
       wa_template_id: "1", rejected_reason: null, synced_at: null, deleted: false, way_out: { footer: "Reply STOP" },
       components: [{ type: "HEADER", format: "TEXT", text: "For {{who}}" }, { type: "BODY", text: "Hi {{first_name}}, {{offer}}" }],
+      variables: { body: ["first_name", "offer"], header: "who" },
     } as unknown as StoredTemplate;
     fake.templatesList = async () => [template];
     fake.broadcastCreate = async (input) => { fake.calls.push(["broadcastCreate", input]); throw { kind: "invalid", message: "stop here" }; };
@@ -120,12 +121,10 @@ describe("Broadcasts with named and header variables", () => {
     await fireEvent.click(screen.getByTestId("bc-next"));
     await fireEvent.click(await screen.findByTestId("bc-review"));
     await waitFor(() => expect(fake.calls.length).toBe(1));
+    // As typed: the core reads "@name|there" (tests of Rust's `fill` and `Param::parse`).
     expect(fake.calls[0][1]).toMatchObject({
-      params: {},
-      slots: {
-        named: { first_name: { kind: "field", field: "name", fallback: "there" }, offer: { kind: "text", value: "20% off" } },
-        header: { kind: "text", value: "you" },
-      },
+      values: [["first_name", "@name|there"], ["offer", "20% off"]],
+      header: "you",
     });
   });
 });

@@ -13,7 +13,7 @@ test("commands and arguments match the shell's", async () => {
     return cmd === "broadcast_create" ? 7 : null;
   });
   await tauriBackend.consentSet({ phone: "+1", topic: "marketing", state: "opted_out", sourceKind: "phone_call", sourceDetail: null, proof: null });
-  expect(await tauriBackend.broadcastCreate({ name: null, template: "t", language: "en", params: {}, slots: { named: {}, header: null }, tags: [], overrideReason: null })).toBe(7);
+  expect(await tauriBackend.broadcastCreate({ name: null, template: "t", language: "en", values: [["1", "@name|there"]], header: null, tags: [], overrideReason: null })).toBe(7);
   await tauriBackend.receiverStart(8787);
   await tauriBackend.secretSet("access_token", "EAAG");
   await expect(tauriBackend.contactDetail("+1")).rejects.toEqual({ kind: "not_found", message: "No contact with the number +1" });

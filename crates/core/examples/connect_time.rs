@@ -70,6 +70,7 @@ fn main() {
             client: None,
             reach: None,
             opened: None,
+            changed: None,
         };
         let _lock = optdesk_core::receiver::lock(&db.path).expect("lock");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

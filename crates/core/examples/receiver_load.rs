@@ -73,6 +73,7 @@ fn main() {
             client: None,
             reach: None,
             opened: None,
+            changed: None,
         };
         let _lock = optdesk_core::receiver::lock(&db.path).expect("lock");
         let inbox = db.open().expect("db");

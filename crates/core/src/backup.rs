@@ -175,8 +175,7 @@ pub fn rolling_dir(db: &Database) -> std::path::PathBuf {
 }
 
 fn backups_dir(db: &Path) -> std::path::PathBuf {
-    db.parent()
-        .map_or_else(|| Path::new("backups").to_path_buf(), |p| p.join("backups"))
+    store::folder_beside(db, "backups")
 }
 
 /// Before a newer OptDesk migrates a file made by an older one: a copy as it was, in

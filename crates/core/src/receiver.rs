@@ -36,7 +36,13 @@ pub struct Config {
     pub reach: Option<Box<dyn Reachability>>,
     /// Told the public base URL once the public side is open (or that there is none yet).
     pub opened: Option<tokio::sync::oneshot::Sender<Option<String>>>,
+    /// Called after webhook bodies were applied or a reply changed state: what the opt-outs, the
+    /// review queue and the confirmations show may have changed (the app tells its window).
+    pub changed: Option<Changed>,
 }
+
+/// See [`Config::changed`].
+pub type Changed = Arc<dyn Fn() + Send + Sync>;
 
 /// Holds the receiver's lock on a database for as long as it lives.
 pub struct InstanceLock {
@@ -148,6 +154,7 @@ fn processing_loop(
     writer: Arc<Mutex<Store>>,
     wake: NotifyRx<()>,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    changed: Option<Changed>,
 ) {
     let mut store = match db.open() {
         Ok(s) => s,
@@ -164,6 +171,11 @@ fn processing_loop(
         });
         if let Err(e) = result {
             eprintln!("optdesk: webhook processing: {e}");
+        }
+        if report.processed > 0 {
+            if let Some(tell) = &changed {
+                tell();
+            }
         }
         if report.failed > 0 {
             eprintln!(
@@ -186,14 +198,21 @@ pub(crate) async fn replies_loop(
     db: Database,
     client: Client,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    changed: Option<Changed>,
 ) {
     let mut store = match db.open() {
         Ok(s) => s,
         Err(e) => return eprintln!("optdesk: the reply sender cannot open the database: {e}"),
     };
     loop {
-        if let Err(e) = replies::send_queued(&mut store, &client).await {
-            eprintln!("optdesk: sending confirmations: {e}");
+        match replies::send_queued(&mut store, &client).await {
+            Ok(r) if r != replies::SendReport::default() => {
+                if let Some(tell) = &changed {
+                    tell();
+                }
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("optdesk: sending confirmations: {e}"),
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
@@ -277,7 +296,8 @@ pub async fn serve_on(
     };
     let processor = {
         let (db, writer, stop) = (cfg.db.clone(), inbox.clone(), stop.clone());
-        std::thread::spawn(move || processing_loop(db, writer, wake_rx, stop))
+        let changed = cfg.changed.clone();
+        std::thread::spawn(move || processing_loop(db, writer, wake_rx, stop, changed))
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let watcher = cfg
@@ -302,9 +322,14 @@ pub async fn serve_on(
         });
     let housekeeping =
         opened.map(|(store, reach)| tokio::spawn(housekeeping_loop(store, reach, stop_rx.clone())));
-    let sender = cfg
-        .client
-        .map(|c| tokio::spawn(replies_loop(cfg.db.clone(), c, stop_rx)));
+    let sender = cfg.client.map(|c| {
+        tokio::spawn(replies_loop(
+            cfg.db.clone(),
+            c,
+            stop_rx,
+            cfg.changed.clone(),
+        ))
+    });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

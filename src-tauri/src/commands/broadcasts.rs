@@ -1,11 +1,11 @@
 //! Broadcasts: create, preview (who will and will not receive it, and why), send with live
 //! progress, pause/cancel, and settle recipients held as unknown after a crash.
 
-use std::collections::BTreeMap;
+use optdesk_core::model::BroadcastState;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use optdesk_core::broadcast::{self, engine, Counts, NewBroadcast, Param, Preview, Summary};
+use optdesk_core::broadcast::{self, engine, Counts, NewBroadcast, Preview, Summary};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
@@ -14,7 +14,7 @@ use crate::{AppResult, Desk};
 
 #[tauri::command]
 pub async fn broadcasts_list(desk: State<'_, Desk>) -> AppResult<Vec<Summary>> {
-    Ok(broadcast::list(&*desk.core.store())?)
+    super::blocking(&desk, move |core| Ok(broadcast::list(&*core.store())?)).await
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -24,31 +24,39 @@ pub struct CreateInput {
     pub name: Option<String>,
     pub template: String,
     pub language: String,
-    pub params: BTreeMap<usize, Param>,
-    /// Named body variables and the text header's variable.
-    #[serde(default)]
-    pub slots: broadcast::message::Slots,
+    /// What the owner typed for each of the template's variables, by its name (`1`,
+    /// `first_name`): text, or `@name|fallback`. The core reads them as the CLI's `--param`.
+    pub values: Vec<(String, String)>,
+    /// What they typed for the text header's variable.
+    pub header: Option<String>,
     pub tags: Vec<String>,
     pub override_reason: Option<String>,
 }
 
 #[tauri::command]
 pub async fn broadcast_create(desk: State<'_, Desk>, input: CreateInput) -> AppResult<i64> {
-    let new = NewBroadcast {
-        name: input.name.filter(|n| !n.trim().is_empty()),
-        template: input.template,
-        language: input.language,
-        params: input.params,
-        slots: input.slots,
-        tags: input.tags,
-        override_reason: input.override_reason.filter(|r| !r.trim().is_empty()),
-    };
-    Ok(broadcast::create(&mut desk.core.store(), &new)?)
+    super::blocking(&desk, move |core| {
+        let (params, slots) = broadcast::message::fill(&input.values, input.header.as_deref())?;
+        let new = NewBroadcast {
+            name: input.name.filter(|n| !n.trim().is_empty()),
+            template: input.template,
+            language: input.language,
+            params,
+            slots,
+            tags: input.tags,
+            override_reason: input.override_reason.filter(|r| !r.trim().is_empty()),
+        };
+        Ok(broadcast::create(&mut core.store(), &new)?)
+    })
+    .await
 }
 
 #[tauri::command]
 pub async fn broadcast_preview(desk: State<'_, Desk>, id: i64) -> AppResult<Preview> {
-    Ok(broadcast::preview(&desk.core.store(), id)?)
+    super::blocking(&desk, move |core| {
+        Ok(broadcast::preview(&core.store(), id)?)
+    })
+    .await
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -59,7 +67,7 @@ pub struct BroadcastProgress {
     counts: Counts,
     rate: f64,
     /// Set once, when the engine stops: "finished", "paused" or "cancelled", with why.
-    state: Option<String>,
+    state: Option<BroadcastState>,
     reason: Option<String>,
 }
 
@@ -74,14 +82,18 @@ pub async fn broadcast_send<R: Runtime>(
     without_relay: Option<bool>,
     during_quiet_hours: Option<bool>,
 ) -> AppResult<()> {
-    desk.core
-        .store()
-        .refuse_if_damaged_or_unchecked(optdesk_core::store::integrity::DAY)?;
-    let client = Arc::new(desk.core.client()?);
-    let rate = broadcast::send_rate(&*desk.core.store())?;
+    // The check (a full one at most once a day), the keyring and the settings, off the runtime.
     // Relay mode: the engine collects the mailbox before its first claim, and refuses to start
     // when it cannot, unless the owner answered "send anyway" for this start.
-    let drain = engine::Drain::from_settings(&desk.core.store(), desk.core.secrets())?;
+    let (client, rate, drain) = super::blocking(&desk, |core| {
+        core.store()
+            .refuse_if_damaged_or_unchecked(optdesk_core::store::integrity::DAY)?;
+        let client = Arc::new(core.client()?);
+        let rate = broadcast::send_rate(&*core.store())?;
+        let drain = engine::Drain::from_settings(&core.store(), core.secrets())?;
+        Ok((client, rate, drain))
+    })
+    .await?;
     let without_relay = without_relay.unwrap_or(false);
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -129,7 +141,7 @@ pub async fn broadcast_send<R: Runtime>(
                 id,
                 counts,
                 rate: 0.0,
-                state: Some("finished".into()),
+                state: Some(BroadcastState::Finished),
                 reason: None,
             },
             Ok(engine::Outcome::Stopped {
@@ -145,12 +157,16 @@ pub async fn broadcast_send<R: Runtime>(
             },
             Err(e) => {
                 let desk = app.state::<Desk>();
-                let counts = broadcast::counts(&*desk.core.store(), id).unwrap_or_default();
+                let counts = super::blocking(&desk, move |core| {
+                    Ok(broadcast::counts(&*core.store(), id)?)
+                })
+                .await
+                .unwrap_or_default();
                 BroadcastProgress {
                     id,
                     counts,
                     rate: 0.0,
-                    state: Some("paused".into()),
+                    state: Some(BroadcastState::Paused),
                     reason: Some(e.to_string()),
                 }
             }
@@ -163,7 +179,10 @@ pub async fn broadcast_send<R: Runtime>(
 /// Pauses (or cancels) a broadcast; the engine stops before its next send.
 #[tauri::command]
 pub async fn broadcast_stop(desk: State<'_, Desk>, id: i64, cancel: bool) -> AppResult<()> {
-    broadcast::set_stopped(&mut desk.core.store(), id, cancel)?;
+    super::blocking(&desk, move |core| {
+        Ok(broadcast::set_stopped(&mut core.store(), id, cancel)?)
+    })
+    .await?;
     if let Some(flag) = desk
         .sending
         .lock()
@@ -178,11 +197,10 @@ pub async fn broadcast_stop(desk: State<'_, Desk>, id: i64, cancel: bool) -> App
 /// Settles recipients held as unknown: send them again, or drop them.
 #[tauri::command]
 pub async fn broadcast_resolve(desk: State<'_, Desk>, id: i64, resend: bool) -> AppResult<usize> {
-    Ok(broadcast::resolve_unknown(
-        &mut desk.core.store(),
-        id,
-        resend,
-    )?)
+    super::blocking(&desk, move |core| {
+        Ok(broadcast::resolve_unknown(&mut core.store(), id, resend)?)
+    })
+    .await
 }
 
 /// Starts it later, at a time in the shop's zone ("2026-12-05 09:30", as the date-time field
@@ -194,13 +212,16 @@ pub async fn broadcast_schedule(
     at: String,
     late_ok: Option<String>,
 ) -> AppResult<broadcast::schedule::Schedule> {
-    Ok(broadcast::schedule::schedule(
-        &mut desk.core.store(),
-        id,
-        &at.replace('T', " "),
-        late_ok.as_deref().filter(|l| !l.trim().is_empty()),
-        &optdesk_core::time::Clock::system(),
-    )?)
+    super::blocking(&desk, move |core| {
+        Ok(broadcast::schedule::schedule(
+            &mut core.store(),
+            id,
+            &at.replace('T', " "),
+            late_ok.as_deref().filter(|l| !l.trim().is_empty()),
+            &optdesk_core::time::Clock::system(),
+        )?)
+    })
+    .await
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -213,9 +234,12 @@ pub struct ResultsView {
 /// What a broadcast did, who opted out after it, and every pause it had.
 #[tauri::command]
 pub async fn broadcast_results(desk: State<'_, Desk>, id: i64) -> AppResult<ResultsView> {
-    let store = desk.core.store();
-    Ok(ResultsView {
-        results: broadcast::results::results(&*store, id)?,
-        pauses: broadcast::pauses::history(&*store, id)?,
+    super::blocking(&desk, move |core| {
+        let store = core.store();
+        Ok(ResultsView {
+            results: broadcast::results::results(&*store, id)?,
+            pauses: broadcast::pauses::history(&*store, id)?,
+        })
     })
+    .await
 }

@@ -91,15 +91,21 @@ fn contacts_json(core: &optdesk_core::Core) -> AppResult<String> {
 
 #[tauri::command]
 pub async fn contacts_list(desk: State<'_, Desk>) -> AppResult<tauri::ipc::Response> {
-    let body = contacts_json(&desk.core)?;
-    // A JSON body (not raw bytes), so the UI receives it parsed.
-    Ok(tauri::ipc::Response::new(body))
+    super::blocking(&desk, move |core| {
+        let body = contacts_json(core)?;
+        // A JSON body (not raw bytes), so the UI receives it parsed.
+        Ok(tauri::ipc::Response::new(body))
+    })
+    .await
 }
 
 #[tauri::command]
 pub async fn contact_detail(desk: State<'_, Desk>, phone: String) -> AppResult<Proof> {
-    let e164 = desk.core.phone(&phone)?;
-    Ok(rights::proof(&desk.core.store(), &e164)?)
+    super::blocking(&desk, move |core| {
+        let e164 = core.phone(&phone)?;
+        Ok(rights::proof(&core.store(), &e164)?)
+    })
+    .await
 }
 
 #[tauri::command]
@@ -109,8 +115,11 @@ pub async fn contact_add(
     name: String,
     tags: Vec<String>,
 ) -> AppResult<Row> {
-    let e164 = desk.core.phone(&phone)?;
-    Ok(contacts::add(&mut desk.core.store(), &e164, &name, &tags)?.into())
+    super::blocking(&desk, move |core| {
+        let e164 = core.phone(&phone)?;
+        Ok(contacts::add(&mut core.store(), &e164, &name, &tags)?.into())
+    })
+    .await
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -128,44 +137,45 @@ pub struct ConsentInput {
 /// Records the owner's change in the ledger and returns the row as it now stands.
 #[tauri::command]
 pub async fn consent_set(desk: State<'_, Desk>, input: ConsentInput) -> AppResult<Row> {
-    let e164 = desk.core.phone(&input.phone)?;
-    let clean = |s: Option<String>| s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let mut store = desk.core.store();
-    consent::set(
-        &mut store,
-        &Change {
-            phone: e164.clone(),
-            topic: input.topic,
-            state: input.state,
-            source_kind: input.source_kind,
-            source_detail: clean(input.source_detail),
-            proof: clean(input.proof),
-            actor: desk.core.actor().to_string(),
-            occurred_at: None,
-        },
-    )?;
-    Ok(contacts::require(&*store, &e164)?.into())
+    super::blocking(&desk, move |core| {
+        let e164 = core.phone(&input.phone)?;
+        let clean = |s: Option<String>| s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let mut store = core.store();
+        consent::set(
+            &mut store,
+            &Change {
+                phone: e164.clone(),
+                topic: input.topic,
+                state: input.state,
+                source_kind: input.source_kind,
+                source_detail: clean(input.source_detail),
+                proof: clean(input.proof),
+                actor: core.actor().to_string(),
+                occurred_at: None,
+            },
+        )?;
+        Ok(contacts::require(&*store, &e164)?.into())
+    })
+    .await
 }
 
 /// Writes the person's proof of consent as a page to read and print (the same as
 /// `optdesk contacts proof --html`), beside the database in `proofs/`; returns where.
 #[tauri::command]
 pub async fn contact_proof_save(desk: State<'_, Desk>, phone: String) -> AppResult<String> {
-    let e164 = desk.core.phone(&phone)?;
-    let proof = rights::proof(&desk.core.store(), &e164)?;
-    let folder = desk
-        .core
-        .database()
-        .path
-        .parent()
-        .map_or_else(|| std::path::PathBuf::from("proofs"), |p| p.join("proofs"));
-    let io = |e: std::io::Error| crate::AppError::new(crate::Kind::Storage, e.to_string());
-    std::fs::create_dir_all(&folder).map_err(io)?;
-    let file = folder.join(format!(
-        "proof-{}-{}.html",
-        e164.trim_start_matches('+'),
-        optdesk_core::time::now().format("%Y-%m-%d")
-    ));
-    std::fs::write(&file, rights::proof_html(&proof)).map_err(io)?;
-    Ok(file.display().to_string())
+    super::blocking(&desk, move |core| {
+        let e164 = core.phone(&phone)?;
+        let proof = rights::proof(&core.store(), &e164)?;
+        let folder = core.database().folder("proofs");
+        let io = |e: std::io::Error| crate::AppError::new(crate::Kind::Storage, e.to_string());
+        std::fs::create_dir_all(&folder).map_err(io)?;
+        let file = folder.join(format!(
+            "proof-{}-{}.html",
+            e164.trim_start_matches('+'),
+            optdesk_core::time::now().format("%Y-%m-%d")
+        ));
+        std::fs::write(&file, rights::proof_html(&proof)).map_err(io)?;
+        Ok(file.display().to_string())
+    })
+    .await
 }

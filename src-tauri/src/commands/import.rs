@@ -21,8 +21,8 @@ pub(super) fn decode(base64: &str) -> AppResult<Vec<u8>> {
 }
 
 #[tauri::command]
-pub async fn import_peek(file_base64: String) -> AppResult<Peek> {
-    Ok(import::peek(&decode(&file_base64)?)?)
+pub async fn import_peek(desk: State<'_, Desk>, file_base64: String) -> AppResult<Peek> {
+    super::blocking(&desk, move |_| Ok(import::peek(&decode(&file_base64)?)?)).await
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -55,18 +55,17 @@ pub async fn import_run<R: Runtime>(
     desk: State<'_, Desk>,
     input: ImportInput,
 ) -> AppResult<Report> {
-    let bytes = decode(&input.file_base64)?;
-    let core = desk.core.clone();
     let dry_run = input.dry_run;
-    let opts = Options {
-        region: None,
-        source: input.source.filter(|s| !s.trim().is_empty()),
-        dry_run,
-        actor: core.actor().to_string(),
-        file_name: input.file_name,
-        columns: input.columns,
-    };
-    let report = tauri::async_runtime::spawn_blocking(move || {
+    super::blocking(&desk, move |core| {
+        let bytes = decode(&input.file_base64)?;
+        let opts = Options {
+            region: None,
+            source: input.source.filter(|s| !s.trim().is_empty()),
+            dry_run,
+            actor: core.actor().to_string(),
+            file_name: input.file_name,
+            columns: input.columns,
+        };
         let mut emit = |stage, done, rows| {
             let _ = app.emit(
                 "import-progress",
@@ -78,14 +77,12 @@ pub async fn import_run<R: Runtime>(
                 },
             );
         };
-        import::import_bytes_with(&mut core.store(), &bytes, &opts, &mut emit)
+        Ok(import::import_bytes_with(
+            &mut core.store(),
+            &bytes,
+            &opts,
+            &mut emit,
+        )?)
     })
     .await
-    .map_err(|e| {
-        AppError::new(
-            Kind::Storage,
-            format!("the import stopped unexpectedly ({e})"),
-        )
-    })??;
-    Ok(report)
 }

@@ -54,3 +54,23 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         webhooks::webhook_disconnect,
     ]
 }
+
+/// Runs `f` with the core on Tauri's pool for blocking work. SQLite, the keyring and files wait
+/// on the disk or on D-Bus; on the async runtime's few workers that wait would hold up every
+/// other command, the receiver and a running broadcast. Every command that touches them goes
+/// through here (`tests.rs` checks that).
+pub(crate) async fn blocking<T, F>(desk: &crate::Desk, f: F) -> crate::AppResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&optdesk_core::Core) -> crate::AppResult<T> + Send + 'static,
+{
+    let core = desk.core.clone();
+    tauri::async_runtime::spawn_blocking(move || f(&core))
+        .await
+        .map_err(|e| {
+            crate::AppError::new(
+                crate::Kind::Storage,
+                format!("the work stopped before it finished: {e}"),
+            )
+        })?
+}

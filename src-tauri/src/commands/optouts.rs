@@ -7,31 +7,40 @@ use crate::{AppResult, Desk};
 
 #[tauri::command]
 pub async fn optouts_list(desk: State<'_, Desk>) -> AppResult<Vec<OptOut>> {
-    Ok(optouts::list(&desk.core.store(), None)?)
+    super::blocking(&desk, move |core| Ok(optouts::list(&core.store(), None)?)).await
 }
 
 #[tauri::command]
 pub async fn review_list(desk: State<'_, Desk>) -> AppResult<Vec<ReviewItem>> {
-    Ok(optouts::review_list(&desk.core.store(), false)?)
+    super::blocking(&desk, move |core| {
+        Ok(optouts::review_list(&core.store(), false)?)
+    })
+    .await
 }
 
 #[tauri::command]
 pub async fn review_decide(desk: State<'_, Desk>, id: i64, accept: bool) -> AppResult<()> {
-    let actor = desk.core.actor().to_string();
-    Ok(optouts::review_decide(
-        &mut desk.core.store(),
-        id,
-        accept,
-        &actor,
-    )?)
+    super::blocking(&desk, move |core| {
+        let actor = core.actor().to_string();
+        Ok(optouts::review_decide(
+            &mut core.store(),
+            id,
+            accept,
+            &actor,
+        )?)
+    })
+    .await
 }
 
 #[tauri::command]
 pub async fn consent_trends(desk: State<'_, Desk>, weeks: u32) -> AppResult<Vec<Week>> {
-    let weeks = weeks.clamp(1, 104);
-    Ok(optouts::weekly(
-        &desk.core.store(),
-        weeks,
-        optdesk_core::time::now(),
-    )?)
+    super::blocking(&desk, move |core| {
+        let weeks = weeks.clamp(1, 104);
+        Ok(optouts::weekly(
+            &core.store(),
+            weeks,
+            optdesk_core::time::now(),
+        )?)
+    })
+    .await
 }

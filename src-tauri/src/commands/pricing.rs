@@ -7,7 +7,7 @@ use crate::{AppResult, Desk};
 
 #[tauri::command]
 pub async fn pricing_card(desk: State<'_, Desk>) -> AppResult<Option<Card>> {
-    Ok(pricing::card(&*desk.core.store())?)
+    super::blocking(&desk, move |core| Ok(pricing::card(&*core.store())?)).await
 }
 
 /// Replaces the rate card with the chosen file (refused whole, by line, if any line is wrong).
@@ -18,11 +18,14 @@ pub async fn pricing_import(
     source: String,
     effective: String,
 ) -> AppResult<Card> {
-    let bytes = super::import::decode(&file_base64)?;
-    Ok(pricing::import(
-        &mut desk.core.store(),
-        &bytes,
-        &source,
-        &effective,
-    )?)
+    super::blocking(&desk, move |core| {
+        let bytes = super::import::decode(&file_base64)?;
+        Ok(pricing::import(
+            &mut core.store(),
+            &bytes,
+            &source,
+            &effective,
+        )?)
+    })
+    .await
 }

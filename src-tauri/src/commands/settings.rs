@@ -39,28 +39,31 @@ pub struct AppStatus {
 
 #[tauri::command]
 pub async fn app_status(desk: State<'_, Desk>) -> AppResult<AppStatus> {
-    let token = desk
-        .core
-        .secrets()
-        .get(SecretKind::AccessToken)
-        .map(|t| t.is_some())
-        .unwrap_or(false);
-    let store = desk.core.store();
-    let conn = &*store;
-    let hooks = optdesk_core::reachability::state::load(conn)?;
-    Ok(AppStatus {
-        webhook_confirmed: hooks.drift.is_none()
-            && hooks.routing.as_ref().is_some_and(|r| r.confirmed()),
-        webhook_drift: hooks.drift,
-        business_name: settings::get(conn, "business_name")?,
-        connected: token && settings::get(conn, "phone_number_id")?.is_some(),
-        receiver: desk.receiver.status(),
-        last_event_at: webhook::last_event_at(&store)?,
-        review_open: optouts::review_list(&store, false)?.len(),
-        contacts: optdesk_core::contacts::count(conn)?,
-        health: optdesk_core::health::get(conn)?.warning(),
-        database: desk.core.database().path.display().to_string(),
+    let receiver = desk.receiver.status();
+    super::blocking(&desk, move |core| {
+        let token = core
+            .secrets()
+            .get(SecretKind::AccessToken)
+            .map(|t| t.is_some())
+            .unwrap_or(false);
+        let store = core.store();
+        let conn = &*store;
+        let hooks = optdesk_core::reachability::state::load(conn)?;
+        Ok(AppStatus {
+            webhook_confirmed: hooks.drift.is_none()
+                && hooks.routing.as_ref().is_some_and(|r| r.confirmed()),
+            webhook_drift: hooks.drift,
+            business_name: settings::get(conn, "business_name")?,
+            connected: token && settings::get(conn, "phone_number_id")?.is_some(),
+            receiver,
+            last_event_at: webhook::last_event_at(&store)?,
+            review_open: optouts::review_list(&store, false)?.len(),
+            contacts: optdesk_core::contacts::count(conn)?,
+            health: optdesk_core::health::get(conn)?.warning(),
+            database: core.database().path.display().to_string(),
+        })
     })
+    .await
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -73,17 +76,20 @@ pub struct Setting {
 
 #[tauri::command]
 pub async fn settings_get(desk: State<'_, Desk>) -> AppResult<Vec<Setting>> {
-    let store = desk.core.store();
-    settings::KEYS
-        .iter()
-        .map(|k| {
-            Ok(Setting {
-                name: k.name,
-                help: k.help,
-                value: settings::get(&*store, k.name)?,
+    super::blocking(&desk, move |core| {
+        let store = core.store();
+        settings::KEYS
+            .iter()
+            .map(|k| {
+                Ok(Setting {
+                    name: k.name,
+                    help: k.help,
+                    value: settings::get(&*store, k.name)?,
+                })
             })
-        })
-        .collect()
+            .collect()
+    })
+    .await
 }
 
 /// Checks and saves one setting; an empty value goes back to the default.
@@ -93,13 +99,16 @@ pub async fn settings_set(
     name: String,
     value: String,
 ) -> AppResult<Option<String>> {
-    let store = desk.core.store();
-    if value.trim().is_empty() {
-        settings::unset(&*store, &name)?;
-    } else {
-        settings::set(&*store, &name, &value)?;
-    }
-    Ok(settings::get(&*store, &name)?)
+    super::blocking(&desk, move |core| {
+        let store = core.store();
+        if value.trim().is_empty() {
+            settings::unset(&*store, &name)?;
+        } else {
+            settings::set(&*store, &name, &value)?;
+        }
+        Ok(settings::get(&*store, &name)?)
+    })
+    .await
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -113,22 +122,24 @@ pub struct SecretState {
 /// Which secrets are saved — never a value.
 #[tauri::command]
 pub async fn secrets_status(desk: State<'_, Desk>) -> AppResult<Vec<SecretState>> {
-    Ok(desk
-        .core
-        .secrets_status()?
-        .into_iter()
-        .map(|(secret, set)| SecretState {
-            secret,
-            label: secret.label(),
-            set,
-        })
-        .collect())
+    super::blocking(&desk, move |core| {
+        Ok(core
+            .secrets_status()?
+            .into_iter()
+            .map(|(secret, set)| SecretState {
+                secret,
+                label: secret.label(),
+                set,
+            })
+            .collect())
+    })
+    .await
 }
 
 /// Saves a secret straight to the keyring. Nothing returns it.
 #[tauri::command]
 pub async fn secret_set(desk: State<'_, Desk>, secret: SecretKind, value: String) -> AppResult<()> {
-    Ok(desk.core.set_secret(secret, &value)?)
+    super::blocking(&desk, move |core| Ok(core.set_secret(secret, &value)?)).await
 }
 
 #[tauri::command]
@@ -137,29 +148,36 @@ pub async fn connection_test(desk: State<'_, Desk>) -> AppResult<PhoneNumberInfo
 }
 
 #[tauri::command]
-pub async fn receiver_start(desk: State<'_, Desk>, port: u16) -> AppResult<ReceiverStatus> {
-    if port < 1024 {
-        return Err(AppError::new(
-            Kind::Invalid,
-            "choose a port from 1024 to 65535 (8787 is the usual one)",
-        ));
-    }
-    let status = desk.receiver.start(&desk.core, port).await?;
+pub async fn receiver_start<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    desk: State<'_, Desk>,
+    port: u16,
+) -> AppResult<ReceiverStatus> {
+    // The bounds are the setting's own (the same as `optdesk config set receiver_port`).
+    let port_text = settings::check("receiver_port", &port.to_string())?;
+    let tell = crate::receiver::tell_window(&app);
+    let status = desk.receiver.start(&desk.core, port, tell).await?;
     // Remembered, so the receiver starts with the app tomorrow too.
-    settings::set(&*desk.core.store(), "receiver_port", &port.to_string())?;
+    super::blocking(&desk, move |core| {
+        Ok(settings::set(&*core.store(), "receiver_port", &port_text).map(|_| ())?)
+    })
+    .await?;
     Ok(status)
 }
 
 #[tauri::command]
 pub async fn receiver_stop(desk: State<'_, Desk>) -> AppResult<ReceiverStatus> {
     desk.receiver.stop();
-    settings::unset(&*desk.core.store(), "receiver_port")?;
+    super::blocking(&desk, |core| {
+        Ok(settings::unset(&*core.store(), "receiver_port")?)
+    })
+    .await?;
     Ok(desk.receiver.status())
 }
 
 #[tauri::command]
 pub async fn audit_run(desk: State<'_, Desk>) -> AppResult<Vec<Check>> {
-    Ok(audit::run(&desk.core.store())?)
+    super::blocking(&desk, move |core| Ok(audit::run(&core.store())?)).await
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -172,16 +190,14 @@ pub struct Backups {
 /// Takes today's backup if there is none yet, and lists the daily backups.
 #[tauri::command]
 pub async fn backup_now(desk: State<'_, Desk>) -> AppResult<Backups> {
-    let db = desk.core.database().clone();
-    let files = tauri::async_runtime::spawn_blocking(move || backup::rolling(&db, 7))
-        .await
-        .map_err(|e| AppError::new(Kind::Storage, e.to_string()))??;
-    Ok(Backups {
-        folder: backup::rolling_dir(desk.core.database())
-            .display()
-            .to_string(),
-        files: files.iter().map(|f| f.display().to_string()).collect(),
+    super::blocking(&desk, |core| {
+        let files = backup::rolling(core.database(), 7)?;
+        Ok(Backups {
+            folder: backup::rolling_dir(core.database()).display().to_string(),
+            files: files.iter().map(|f| f.display().to_string()).collect(),
+        })
     })
+    .await
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -202,32 +218,33 @@ pub async fn signup_create(
     label: String,
     topic: Topic,
 ) -> AppResult<SignUp> {
-    let mut store = desk.core.store();
-    let source = signup::create(&mut store, &label, topic, None)?;
-    let business = settings::get(&*store, "business_name")?.unwrap_or_default();
-    drop(store);
-    let folder = desk.core.database().path.parent().map_or_else(
-        || std::path::PathBuf::from("signups"),
-        |p| p.join("signups"),
-    );
-    std::fs::create_dir_all(&folder).map_err(|e| AppError::new(Kind::Storage, e.to_string()))?;
-    let qr = folder.join(format!("{}.png", source.code));
-    let poster = folder.join(format!("{}.pdf", source.code));
-    signup::write_qr_png(&source.link, &qr)?;
-    signup::write_poster_pdf(&business, &source.label, &source.link, &poster)?;
-    let png = std::fs::read(&qr).map_err(|e| AppError::new(Kind::Storage, e.to_string()))?;
-    Ok(SignUp {
-        qr_data_url: format!(
-            "data:image/png;base64,{}",
-            base64::engine::general_purpose::STANDARD.encode(png)
-        ),
-        qr_file: qr.display().to_string(),
-        poster_file: poster.display().to_string(),
-        source,
+    super::blocking(&desk, move |core| {
+        let mut store = core.store();
+        let source = signup::create(&mut store, &label, topic, None)?;
+        let business = settings::get(&*store, "business_name")?.unwrap_or_default();
+        drop(store);
+        let folder = core.database().folder("signups");
+        std::fs::create_dir_all(&folder)
+            .map_err(|e| AppError::new(Kind::Storage, e.to_string()))?;
+        let qr = folder.join(format!("{}.png", source.code));
+        let poster = folder.join(format!("{}.pdf", source.code));
+        signup::write_qr_png(&source.link, &qr)?;
+        signup::write_poster_pdf(&business, &source.label, &source.link, &poster)?;
+        let png = std::fs::read(&qr).map_err(|e| AppError::new(Kind::Storage, e.to_string()))?;
+        Ok(SignUp {
+            qr_data_url: format!(
+                "data:image/png;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(png)
+            ),
+            qr_file: qr.display().to_string(),
+            poster_file: poster.display().to_string(),
+            source,
+        })
     })
+    .await
 }
 
 #[tauri::command]
 pub async fn signups_list(desk: State<'_, Desk>) -> AppResult<Vec<Source>> {
-    Ok(signup::list(&desk.core.store())?)
+    super::blocking(&desk, move |core| Ok(signup::list(&core.store())?)).await
 }

@@ -10,14 +10,17 @@ use crate::{AppResult, Desk};
 
 #[tauri::command]
 pub async fn templates_list(desk: State<'_, Desk>) -> AppResult<Vec<StoredTemplate>> {
-    Ok(templates::list(&*desk.core.store())?)
+    super::blocking(&desk, move |core| Ok(templates::list(&*core.store())?)).await
 }
 
 #[tauri::command]
 pub async fn templates_sync(desk: State<'_, Desk>) -> AppResult<SyncReport> {
-    let client = desk.core.client()?;
+    let client = super::blocking(&desk, |core| Ok(core.client()?)).await?;
     let remote = client.list_templates().await?;
-    Ok(templates::sync(&mut desk.core.store(), &remote)?)
+    super::blocking(&desk, move |core| {
+        Ok(templates::sync(&mut core.store(), &remote)?)
+    })
+    .await
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -28,24 +31,30 @@ pub struct Checked {
     /// The template as it would be submitted: with OptDesk's footer on a marketing template.
     pub template: Value,
     pub footer: Option<FooterRule>,
+    /// Meta's limits on the texts, for the editor's counters.
+    pub limits: templates::Limits,
 }
 
 /// Validates a draft exactly as submission would, and applies the footer rule.
 #[tauri::command]
 pub async fn template_check(desk: State<'_, Desk>, draft: Value) -> AppResult<Checked> {
-    let footer_text = settings::get(&*desk.core.store(), "footer_text")?.unwrap_or_default();
-    let mut template = draft;
-    let mut violations = templates::validate(&template);
-    let footer = match templates::apply_footer_rule(&mut template, &footer_text) {
-        Ok(rule) => Some(rule),
-        Err(v) => {
-            violations.push(v);
-            None
-        }
-    };
-    Ok(Checked {
-        violations,
-        template,
-        footer,
+    super::blocking(&desk, move |core| {
+        let footer_text = settings::get(&*core.store(), "footer_text")?.unwrap_or_default();
+        let mut template = draft;
+        let mut violations = templates::validate(&template);
+        let footer = match templates::apply_footer_rule(&mut template, &footer_text) {
+            Ok(rule) => Some(rule),
+            Err(v) => {
+                violations.push(v);
+                None
+            }
+        };
+        Ok(Checked {
+            violations,
+            template,
+            footer,
+            limits: templates::LIMITS,
+        })
     })
+    .await
 }

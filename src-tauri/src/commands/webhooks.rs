@@ -27,7 +27,11 @@ pub async fn webhook_status(desk: State<'_, Desk>, live: bool) -> AppResult<Stat
 
 /// The Connect button: `choice` is `ask`, `replace` or `number_only`.
 #[tauri::command]
-pub async fn webhook_connect(desk: State<'_, Desk>, choice: String) -> AppResult<Outcome> {
+pub async fn webhook_connect<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    desk: State<'_, Desk>,
+    choice: String,
+) -> AppResult<Outcome> {
     let choice = match choice.as_str() {
         "ask" => Choice::Ask,
         "replace" => Choice::Replace,
@@ -49,7 +53,8 @@ pub async fn webhook_connect(desk: State<'_, Desk>, choice: String) -> AppResult
         let port = settings::get(&*desk.core.store(), "receiver_port")?
             .and_then(|p| p.parse().ok())
             .unwrap_or(8787);
-        status = desk.receiver.start(&desk.core, port).await?;
+        let tell = crate::receiver::tell_window(&app);
+        status = desk.receiver.start(&desk.core, port, tell).await?;
         settings::set(&*desk.core.store(), "receiver_port", &port.to_string())?;
     }
     let Some(url) = status.public_url else {

@@ -83,6 +83,8 @@ export interface Backend {
   webhookDisconnect(): Promise<string[]>;
   onBroadcastProgress(cb: (p: BroadcastProgress) => void): Promise<() => void>;
   onImportProgress(cb: (p: ImportProgress) => void): Promise<() => void>;
+  /** The receiver applied webhooks or a confirmation changed: what the Opt-outs screen shows may have changed. */
+  onOptoutsChanged(cb: () => void): Promise<() => void>;
 }
 
 let current: Backend | null = null;

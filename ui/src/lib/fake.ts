@@ -36,6 +36,7 @@ export function fakeBackend(rows: Row[]): Backend & { calls: [string, unknown][]
     webhookStatus: unused, webhookConnect: unused, webhookDisconnect: unused,
     onBroadcastProgress: async () => () => {},
     onImportProgress: async () => () => {},
+    onOptoutsChanged: async () => () => {},
   };
 }
 

@@ -59,4 +59,5 @@ export const tauriBackend: Backend = {
   webhookDisconnect: () => invoke("webhook_disconnect"),
   onBroadcastProgress: (cb) => listen("broadcast-progress", (e) => cb(e.payload as never)),
   onImportProgress: (cb) => listen("import-progress", (e) => cb(e.payload as never)),
+  onOptoutsChanged: (cb) => listen("optouts-changed", () => cb()),
 };

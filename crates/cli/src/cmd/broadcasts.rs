@@ -1,12 +1,11 @@
 //! `optdesk broadcasts …`
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use optdesk_core::broadcast::{self, engine, NewBroadcast, Param};
+use optdesk_core::broadcast::{self, engine, NewBroadcast};
 
 use super::{block_on, client, Ctx, Error};
 use crate::args::BroadcastsCmd;
@@ -27,31 +26,17 @@ pub fn run(mut ctx: Ctx, cmd: BroadcastsCmd) -> CliResult {
             name,
             override_reason,
         } => {
-            let mut parsed = BTreeMap::new();
-            let mut slots = broadcast::message::Slots::default();
+            let mut values = Vec::new();
             for p in &params {
                 let (n, v) = p.split_once('=').ok_or_else(|| {
                     invalid(format!(
                         "--param {p:?} must be N=VALUE or NAME=VALUE, such as 1=@name|there or first_name=@name|there"
                     ))
                 })?;
-                let n = n.trim();
-                if let Ok(pos) = n.parse::<usize>() {
-                    parsed.insert(pos, Param::parse(v)?);
-                } else if !n.is_empty()
-                    && n.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-                {
-                    slots.named.insert(n.to_string(), Param::parse(v)?);
-                } else {
-                    return Err(invalid(format!(
-                        "--param {p:?}: {n:?} is neither a position (1, 2, 3…) nor a variable name (lower case, digits and _)"
-                    )));
-                }
+                values.push((n.to_string(), v.to_string()));
             }
-            if let Some(h) = &header_param {
-                slots.header = Some(Param::parse(h)?);
-            }
+            let (parsed, slots) = broadcast::message::fill(&values, header_param.as_deref())
+                .map_err(|e| invalid(format!("--param: {e}")))?;
             let id = broadcast::create(
                 &mut ctx.store,
                 &NewBroadcast {

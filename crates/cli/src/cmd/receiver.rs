@@ -70,6 +70,7 @@ pub fn serve(ctx: Ctx, listen: SocketAddr) -> CliResult {
         client,
         reach: Some(reach),
         opened: Some(opened),
+        changed: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -144,6 +144,7 @@ fn connect(
                     client: Some(client.clone()),
                     reach: Some(reach),
                     opened: Some(opened),
+                    changed: None,
                 };
                 let inbox = db.open()?;
                 let server = tokio::spawn(receiver::serve_on(listener, config, inbox, async {

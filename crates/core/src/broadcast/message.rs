@@ -28,6 +28,36 @@ pub struct Slots {
     pub header: Option<Param>,
 }
 
+/// What the owner typed for a template's variables — `(name, value)` pairs, where the name is a
+/// position (`1`) or a variable's name (`first_name`) and the value is text or `@name|fallback`
+/// — and for its header, as a broadcast keeps them. Both faces read the owner's input with it.
+pub fn fill(
+    values: &[(String, String)],
+    header: Option<&str>,
+) -> Result<(BTreeMap<usize, Param>, Slots)> {
+    let mut positional = BTreeMap::new();
+    let mut slots = Slots::default();
+    for (n, v) in values {
+        let n = n.trim();
+        if let Ok(pos) = n.parse::<usize>() {
+            positional.insert(pos, Param::parse(v)?);
+        } else if !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            slots.named.insert(n.to_string(), Param::parse(v)?);
+        } else {
+            return Err(Error::invalid(format!(
+                "{n:?} is neither a position (1, 2, 3…) nor a variable name (lower case, digits and _)"
+            )));
+        }
+    }
+    if let Some(h) = header {
+        slots.header = Some(Param::parse(h)?);
+    }
+    Ok((positional, slots))
+}
+
 fn component<'a>(t: &'a StoredTemplate, kind: &str) -> Option<&'a Value> {
     t.components.iter().find(|c| {
         c["type"]
@@ -200,10 +230,58 @@ mod tests {
             parameter_format: format.map(str::to_string),
             wa_template_id: None,
             way_out: Some(crate::templates::rules::WayOut::Footer("Reply STOP".into())),
+            variables: crate::templates::variables(&components),
             components,
             rejected_reason: None,
             synced_at: None,
             deleted: false,
+        }
+    }
+
+    #[test]
+    fn a_template_s_variables_come_in_the_order_a_broadcast_fills_them() {
+        let t = template(
+            None,
+            vec![
+                json!({"type": "HEADER", "format": "TEXT", "text": "For {{1}}"}),
+                json!({"type": "BODY", "text": "{{10}} and {{2}}, then {{1}} and {{2}} again"}),
+            ],
+        );
+        assert_eq!(t.variables.body, ["1", "2", "10"]);
+        assert_eq!(t.variables.header.as_deref(), Some("1"));
+        let named = template(
+            Some("NAMED"),
+            vec![json!({"type": "BODY", "text": "Hi {{ first_name }}, {{code}} ends {{day}}"})],
+        );
+        assert_eq!(named.variables.body, ["code", "day", "first_name"]);
+        assert_eq!(named.variables.header, None);
+    }
+
+    #[test]
+    fn what_the_owner_typed_is_read_once_for_both_faces() {
+        let typed = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let (pos, slots) = fill(
+            &typed(&[("1", "@name|there"), ("2", "20% off")]),
+            Some("you"),
+        )
+        .unwrap();
+        assert_eq!(pos[&1], Param::parse("@name|there").unwrap());
+        assert_eq!(pos[&2], text("20% off"));
+        assert_eq!(slots.header, Some(text("you")));
+        let (pos, slots) = fill(&typed(&[("first_name", "@phone|x")]), None).unwrap();
+        assert!(pos.is_empty() && slots.named.contains_key("first_name"));
+        for (bad, why) in [
+            (("First Name", "x"), "neither a position"),
+            (("1", "@name"), "give a fallback"),
+            (("1", "@email|x"), "not a contact field"),
+        ] {
+            let err = fill(&typed(&[bad]), None).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad:?}: {err}");
         }
     }
 

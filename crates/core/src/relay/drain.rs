@@ -175,6 +175,7 @@ pub async fn drain(db: &Database, plan: &Plan) -> Result<(Drained, Option<Sessio
                     db.clone(),
                     client,
                     stop_rx,
+                    None,
                 )));
             }
             Ok((

@@ -71,6 +71,19 @@ impl Database {
     pub fn open(&self) -> Result<Store> {
         Store::open(&self.path, &self.key)
     }
+
+    /// A folder beside the database for what OptDesk writes for the owner: `backups`,
+    /// `proofs`, `signups`. Both faces put files there through this.
+    pub fn folder(&self, name: &str) -> PathBuf {
+        folder_beside(&self.path, name)
+    }
+}
+
+/// See [`Database::folder`].
+pub(crate) fn folder_beside(db: &Path, name: &str) -> PathBuf {
+    db.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from(name), |p| p.join(name))
 }
 
 /// An open OptDesk database. Each `Store` owns one connection; a process that needs more (the

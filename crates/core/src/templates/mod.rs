@@ -14,7 +14,10 @@ use crate::store::Store;
 use crate::time;
 use crate::whatsapp::Template;
 
-pub use rules::{apply_footer_rule, validate, way_out, FooterRule, Violation, WayOut};
+pub use rules::{
+    apply_footer_rule, validate, variables, way_out, FooterRule, Limits, Variables, Violation,
+    WayOut, LIMITS,
+};
 
 /// A template as OptDesk keeps it.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -34,6 +37,8 @@ pub struct StoredTemplate {
     pub deleted: bool,
     /// How a customer can opt out from it (`None`: no way out).
     pub way_out: Option<WayOut>,
+    /// The variables a broadcast fills, read from its texts (the Broadcasts step's fields).
+    pub variables: Variables,
 }
 
 impl StoredTemplate {
@@ -238,6 +243,7 @@ pub fn list(db: &impl crate::store::Db) -> Result<Vec<StoredTemplate>> {
             parameter_format: r.get(5)?,
             wa_template_id: r.get(6)?,
             way_out: way_out(&components),
+            variables: rules::variables(&components),
             components,
             rejected_reason: r.get(8)?,
             synced_at: r.get(9)?,

@@ -21,6 +21,53 @@ fn v(at: impl Into<String>, message: impl Into<String>) -> Violation {
     }
 }
 
+/// Meta's limits on a template's texts, in characters: the rules below and the editor's
+/// counters read them from here.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Limits {
+    pub header: usize,
+    pub body: usize,
+    pub footer: usize,
+}
+
+pub const LIMITS: Limits = Limits {
+    header: 60,
+    body: 1024,
+    footer: 60,
+};
+
+/// The variables a template's texts hold, in the order a broadcast fills them: numbers
+/// ascending for POSITIONAL, names in alphabetical order for NAMED; each once.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Variables {
+    pub body: Vec<String>,
+    /// A TEXT header's one variable.
+    pub header: Option<String>,
+}
+
+/// See [`Variables`].
+pub fn variables(components: &[Value]) -> Variables {
+    let text_of = |k: &str| {
+        components
+            .iter()
+            .find(|c| kind(c) == k)
+            .and_then(|c| c["text"].as_str())
+            .unwrap_or("")
+    };
+    let mut body = placeholders(text_of("BODY"));
+    body.sort_by(|a, b| match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.cmp(b),
+    });
+    body.dedup();
+    Variables {
+        body,
+        header: placeholders(text_of("HEADER")).into_iter().next(),
+    }
+}
+
 /// What the placeholders in a text are: `{{1}}`, `{{first_name}}`.
 pub fn placeholders(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -117,11 +164,12 @@ pub fn validate(t: &Value) -> Vec<Violation> {
             "HEADER" => {
                 let format = c["format"].as_str().unwrap_or("TEXT").to_ascii_uppercase();
                 if format == "TEXT" {
-                    if text.is_empty() || chars(text) > 60 {
+                    if text.is_empty() || chars(text) > LIMITS.header {
                         out.push(v(
                             format!("{at}.text"),
                             format!(
-                                "a text header must be 1 to 60 characters (it has {})",
+                                "a text header must be 1 to {} characters (it has {})",
+                                LIMITS.header,
                                 chars(text)
                             ),
                         ));
@@ -137,11 +185,12 @@ pub fn validate(t: &Value) -> Vec<Violation> {
                 }
             }
             "BODY" => {
-                if text.is_empty() || chars(text) > 1024 {
+                if text.is_empty() || chars(text) > LIMITS.body {
                     out.push(v(
                         format!("{at}.text"),
                         format!(
-                            "the body must be 1 to 1024 characters (it has {})",
+                            "the body must be 1 to {} characters (it has {})",
+                            LIMITS.body,
                             chars(text)
                         ),
                     ));
@@ -166,11 +215,12 @@ pub fn validate(t: &Value) -> Vec<Violation> {
                 );
             }
             "FOOTER" => {
-                if text.is_empty() || chars(text) > 60 {
+                if text.is_empty() || chars(text) > LIMITS.footer {
                     out.push(v(
                         format!("{at}.text"),
                         format!(
-                            "the footer must be 1 to 60 characters (it has {})",
+                            "the footer must be 1 to {} characters (it has {})",
+                            LIMITS.footer,
                             chars(text)
                         ),
                     ));
@@ -376,12 +426,13 @@ pub fn apply_footer_rule(t: &mut Value, footer_text: &str) -> Result<FooterRule,
         } else {
             format!("{current} {footer_text}")
         };
-        if chars(&combined) > 60 {
+        if chars(&combined) > LIMITS.footer {
             return Err(v(
                 "components.FOOTER",
                 format!(
                     "this marketing template gives no way to opt out, and its footer {current:?} leaves no room for \
-                     {footer_text:?} (60 characters at most): shorten the footer, or add a \"Stop promotions\" quick reply"
+                     {footer_text:?} ({} characters at most): shorten the footer, or add a \"Stop promotions\" quick reply",
+                    LIMITS.footer
                 ),
             ));
         }
