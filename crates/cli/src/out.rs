@@ -60,7 +60,7 @@ pub fn damage(db: &std::path::Path, e: &optdesk_core::Error, verbose: bool) {
         return;
     }
     if let Some(v) = integrity::read(db).filter(|v| !v.ok) {
-        eprintln!("SQLite's own words ({} check, {}):", v.how, v.checked_at);
+        eprintln!("SQLite's own words ({}, {}):", v.how.words(), v.checked_at);
         for line in &v.detail {
             eprintln!("  {line}");
         }

@@ -97,7 +97,10 @@ fn a_damaged_database_is_refused_by_every_writer_with_one_sentence() {
     // The detail is there for whoever restores, on request.
     let o = cli.run(&["--verbose", "config", "set", "business_name", "Sol"]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("SQLite's own words (full check"), "{err}");
+    assert!(
+        err.contains("SQLite's own words (SQLite's full check"),
+        "{err}"
+    );
     assert!(err.lines().count() > 2, "{err}");
     // `check` says the same and fails; the audit too.
     let o = cli.run(&["check"]);

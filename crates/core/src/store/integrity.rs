@@ -25,6 +25,29 @@ pub const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 /// The most detail lines a verdict keeps (SQLite can list thousands of bad pages).
 const DETAIL_LINES: usize = 200;
 
+crate::model::text_enum! {
+    /// How a verdict came about.
+    How {
+        /// SQLite's full integrity check.
+        Full => "full",
+        /// A damaged page met while working with the file.
+        Seen => "seen",
+        /// The file was replaced by a backup that passed the full check.
+        Restored => "restored",
+    }
+}
+
+impl How {
+    /// For the line above SQLite's own words (`--verbose`).
+    pub fn words(self) -> &'static str {
+        match self {
+            How::Full => "SQLite's full check",
+            How::Seen => "met while working with the file",
+            How::Restored => "restored from a checked backup",
+        }
+    }
+}
+
 /// What the last check found.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,8 +55,7 @@ pub struct Verdict {
     /// When, as the store writes times.
     pub checked_at: String,
     pub ok: bool,
-    /// `full` (SQLite's integrity check) or `seen` (a damaged page met while working).
-    pub how: String,
+    pub how: How,
     /// One sentence for the owner ("SQLite's check found 41 problems; the first: …").
     pub summary: String,
     /// SQLite's own lines, for whoever restores the backup (`--verbose`).
@@ -41,11 +63,11 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    fn new(ok: bool, how: &str, summary: String, detail: Vec<String>) -> Verdict {
+    fn new(ok: bool, how: How, summary: String, detail: Vec<String>) -> Verdict {
         Verdict {
             checked_at: time::to_db(&time::now()),
             ok,
-            how: how.into(),
+            how,
             summary,
             detail: detail.into_iter().take(DETAIL_LINES).collect(),
         }
@@ -97,7 +119,7 @@ pub fn note(db: &Path, err: &Error) -> bool {
     let detail = vec![err.to_string()];
     let v = Verdict::new(
         false,
-        "seen",
+        How::Seen,
         "SQLite reported a damaged page while reading it".into(),
         detail,
     );
@@ -107,7 +129,10 @@ pub fn note(db: &Path, err: &Error) -> bool {
 
 /// Records a sound file at `db`: after a restore from a backup that passed the full check.
 pub(crate) fn record_sound(db: &Path, why: &str) -> Result<()> {
-    write(db, &Verdict::new(true, "full", why.into(), Vec::new()))
+    write(
+        db,
+        &Verdict::new(true, How::Restored, why.into(), Vec::new()),
+    )
 }
 
 /// The sentence every writer refuses a damaged file with.
@@ -127,7 +152,7 @@ fn run_check(conn: &Connection) -> Verdict {
     });
     match rows {
         Ok(rows) if rows.len() == 1 && rows[0] == "ok" => {
-            Verdict::new(true, "full", "SQLite's check passes".into(), Vec::new())
+            Verdict::new(true, How::Full, "SQLite's check passes".into(), Vec::new())
         }
         Ok(rows) => {
             let detail = rows
@@ -135,11 +160,11 @@ fn run_check(conn: &Connection) -> Verdict {
                 .flat_map(|r| r.lines())
                 .map(String::from)
                 .collect();
-            Verdict::new(false, "full", summarise_check(&rows), detail)
+            Verdict::new(false, How::Full, summarise_check(&rows), detail)
         }
         Err(e) => Verdict::new(
             false,
-            "full",
+            How::Full,
             "SQLite could not read the file through".into(),
             vec![e.to_string()],
         ),
@@ -269,7 +294,7 @@ mod tests {
         assert_eq!(read(store.path()), None, "never checked");
         store.refuse_if_damaged().unwrap();
         let v = store.check().unwrap();
-        assert!(v.ok && v.how == "full" && v.is_fresh(DAY), "{v:?}");
+        assert!(v.ok && v.how == How::Full && v.is_fresh(DAY), "{v:?}");
         assert_eq!(read(store.path()), Some(v));
         store
             .with_tx(|tx| Ok(tx.execute("INSERT INTO settings VALUES ('a', 'b')", [])?))
@@ -282,7 +307,7 @@ mod tests {
         let summary = summarise_check(&["row 12 missing from index contacts_phone".into()]);
         write(
             store.path(),
-            &Verdict::new(false, "full", summary, vec!["row 12 missing…".into()]),
+            &Verdict::new(false, How::Full, summary, vec!["row 12 missing…".into()]),
         )
         .unwrap();
         let err = store
@@ -358,7 +383,7 @@ mod tests {
         assert!(note(store.path(), &corrupt));
         let v = read(store.path()).unwrap();
         assert!(
-            !v.ok && v.how == "seen" && v.detail[0].contains("malformed"),
+            !v.ok && v.how == How::Seen && v.detail[0].contains("malformed"),
             "{v:?}"
         );
         assert!(matches!(
