@@ -80,10 +80,9 @@ pub fn run() {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let desk = handle.state::<Desk>();
-                let port = optdesk_core::settings::get(&*desk.core.store(), "receiver_port")
+                let port = optdesk_core::settings::value::<u16>(&*desk.core.store(), "receiver_port")
                     .ok()
-                    .flatten()
-                    .and_then(|p| p.parse::<u16>().ok());
+                    .flatten();
                 if let Some(port) = port {
                     let tell = receiver::tell_window(&handle);
                     if let Err(e) = desk.receiver.start(&desk.core, port, tell).await {

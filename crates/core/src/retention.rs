@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ledger;
 use crate::settings;
 use crate::store::Store;
@@ -24,9 +24,7 @@ pub struct Applied {
 }
 
 pub fn years(store: &Store) -> Result<i64> {
-    settings::get(store.conn(), "retention_years")?
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| Error::invalid("retention_years is not a number of years"))
+    settings::value_or_default(store, "retention_years")
 }
 
 /// Applies the retention period as of `now` (the real clock in the product).

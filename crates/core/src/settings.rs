@@ -401,6 +401,29 @@ pub fn key(name: &str) -> Result<&'static Key> {
     })
 }
 
+/// The port the receiver listens on when the owner has chosen none.
+pub const USUAL_PORT: u16 = 8787;
+
+/// A setting read as the type it holds, or its default (written once, in [`KEYS`]). A stored
+/// value that does not read as one — only a hand-edited file holds one, since `set` checks —
+/// is an error that names the setting, never a silent fallback.
+pub fn value<T: std::str::FromStr>(db: &impl crate::store::Db, name: &str) -> Result<Option<T>> {
+    match get(db, name)? {
+        None => Ok(None),
+        Some(v) => v.trim().parse().map(Some).map_err(|_| {
+            Error::invalid(format!(
+                "the setting {name} holds {v:?}, which OptDesk cannot read; set it again with \
+                 `optdesk config set {name} …` or in Settings"
+            ))
+        }),
+    }
+}
+
+/// [`value`] for a setting that has a default: always there.
+pub fn value_or_default<T: std::str::FromStr>(db: &impl crate::store::Db, name: &str) -> Result<T> {
+    value(db, name)?.ok_or_else(|| Error::invalid(format!("the setting {name} has no default")))
+}
+
 /// The value of a setting, or its default. `None` when neither is set.
 pub fn get(db: &impl crate::store::Db, name: &str) -> Result<Option<String>> {
     let conn = db.connection();
@@ -532,5 +555,25 @@ mod tests {
         assert!(e.contains("default_region"), "{e}");
         unset(c, "default_region").unwrap();
         assert_eq!(get(c, "default_region").unwrap(), None);
+    }
+
+    #[test]
+    fn a_typed_setting_reads_its_default_and_a_hand_edited_one_fails_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            dir.path().join("db"),
+            &crate::store::DbKey::generate().unwrap(),
+        )
+        .unwrap();
+        let c = store.conn();
+        assert_eq!(value_or_default::<f64>(c, "send_rate").unwrap(), 20.0);
+        assert_eq!(value::<u16>(c, "receiver_port").unwrap(), None);
+        set(c, "send_rate", "80").unwrap();
+        assert_eq!(value_or_default::<f64>(c, "send_rate").unwrap(), 80.0);
+        c.execute("UPDATE settings SET value = 'fast' WHERE key = 'send_rate'", [])
+            .unwrap();
+        let e = value_or_default::<f64>(c, "send_rate").unwrap_err().to_string();
+        assert!(e.contains("send_rate holds \"fast\""), "{e}");
+        assert!(value_or_default::<u16>(c, "receiver_port").is_err(), "no default");
     }
 }

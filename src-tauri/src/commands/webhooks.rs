@@ -50,9 +50,8 @@ pub async fn webhook_connect<R: tauri::Runtime>(
     // mode's public side.
     let mut status = desk.receiver.status();
     if !status.running {
-        let port = settings::get(&*desk.core.store(), "receiver_port")?
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(8787);
+        let port =
+            settings::value(&*desk.core.store(), "receiver_port")?.unwrap_or(settings::USUAL_PORT);
         let tell = crate::receiver::tell_window(&app);
         status = desk.receiver.start(&desk.core, port, tell).await?;
         settings::set(&*desk.core.store(), "receiver_port", &port.to_string())?;

@@ -315,12 +315,12 @@ fn send(ctx: Ctx, id: i64, rate: Option<f64>, how: Starting) -> CliResult {
         eprintln!("optdesk: note: {w}");
     }
     let client = Arc::new(client(&ctx)?);
+    // --rate has the send_rate setting's bounds (the core's, written once).
     let rate = match rate {
-        Some(r) if r > 0.0 && r <= 1000.0 => r,
         Some(r) => {
-            return Err(invalid(format!(
-                "--rate {r} must be above 0 and at most 1000"
-            )))
+            optdesk_core::settings::check("send_rate", &r.to_string())
+                .map_err(|e| invalid(format!("--rate: {e}")))?;
+            r
         }
         None => broadcast::send_rate(&ctx.store)?,
     };

@@ -120,9 +120,8 @@ fn connect(
             let listen = match listen {
                 Some(l) => l,
                 None => {
-                    let port = settings::get(&ctx.store, "receiver_port")?
-                        .and_then(|p| p.parse::<u16>().ok())
-                        .unwrap_or(8787);
+                    let port = settings::value::<u16>(&ctx.store, "receiver_port")?
+                        .unwrap_or(settings::USUAL_PORT);
                     ([127, 0, 0, 1], port).into()
                 }
             };

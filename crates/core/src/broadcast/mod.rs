@@ -244,10 +244,7 @@ pub fn policy(conn: &Connection) -> Result<Policy> {
 }
 
 pub fn send_rate(db: &impl crate::store::Db) -> Result<f64> {
-    let conn = db.connection();
-    Ok(settings::get(conn, "send_rate")?
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(20.0))
+    settings::value_or_default(db, "send_rate")
 }
 
 /// A broadcast with its totals, for lists.

@@ -115,9 +115,7 @@ impl Drain {
             Ok(Some(a)) => a,
             Err(e) => return Ok(Drain::Unusable(e.to_string())),
         };
-        let timeout = crate::settings::get(store.conn(), "relay_drain_seconds")?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(30);
+        let timeout: u64 = crate::settings::value_or_default(store, "relay_drain_seconds")?;
         Ok(Drain::Relay(Box::new(drain::Plan {
             access,
             app_secret: secrets
