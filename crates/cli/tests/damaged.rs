@@ -52,6 +52,7 @@ fn writers(cli: &Cli) -> Vec<Vec<String>> {
         "contacts erase +447900000003 --yes",
         "config set business_name Sol",
         "retention apply",
+        &format!("backup {}", cli.dir.path().join("copy.sqlite3").display()),
         &format!("contacts import {}", csv.display()),
     ]
     .iter()

@@ -13,6 +13,8 @@ use crate::store::{self, Database, DbKey, Store, SCHEMA_VERSION};
 /// Writes a consistent copy of the database to `dest` (which must not exist), encrypted with the
 /// same key.
 pub fn backup(store: &Store, dest: &Path) -> Result<()> {
+    // A copy of a damaged file would fail the restore's check: it is no backup.
+    store.refuse_if_damaged()?;
     if dest.exists() {
         return Err(Error::invalid(format!(
             "{} already exists; choose a new file name",

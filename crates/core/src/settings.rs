@@ -570,10 +570,18 @@ mod tests {
         assert_eq!(value::<u16>(c, "receiver_port").unwrap(), None);
         set(c, "send_rate", "80").unwrap();
         assert_eq!(value_or_default::<f64>(c, "send_rate").unwrap(), 80.0);
-        c.execute("UPDATE settings SET value = 'fast' WHERE key = 'send_rate'", [])
-            .unwrap();
-        let e = value_or_default::<f64>(c, "send_rate").unwrap_err().to_string();
+        c.execute(
+            "UPDATE settings SET value = 'fast' WHERE key = 'send_rate'",
+            [],
+        )
+        .unwrap();
+        let e = value_or_default::<f64>(c, "send_rate")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("send_rate holds \"fast\""), "{e}");
-        assert!(value_or_default::<u16>(c, "receiver_port").is_err(), "no default");
+        assert!(
+            value_or_default::<u16>(c, "receiver_port").is_err(),
+            "no default"
+        );
     }
 }
