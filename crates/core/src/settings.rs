@@ -528,14 +528,16 @@ mod tests {
     use super::*;
     use crate::Store;
 
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::store::DbKey::generate().unwrap();
+        let store = Store::open(dir.path().join("db"), &key).unwrap();
+        (dir, store)
+    }
+
     #[test]
     fn settings_are_checked_normalised_and_defaulted() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            dir.path().join("db"),
-            &crate::store::DbKey::generate().unwrap(),
-        )
-        .unwrap();
+        let (_dir, store) = store();
         let c = store.conn();
         assert_eq!(
             get(c, "frequency_cap_hours").unwrap().as_deref(),
@@ -559,12 +561,7 @@ mod tests {
 
     #[test]
     fn a_typed_setting_reads_its_default_and_a_hand_edited_one_fails_closed() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            dir.path().join("db"),
-            &crate::store::DbKey::generate().unwrap(),
-        )
-        .unwrap();
+        let (_dir, store) = store();
         let c = store.conn();
         assert_eq!(value_or_default::<f64>(c, "send_rate").unwrap(), 20.0);
         assert_eq!(value::<u16>(c, "receiver_port").unwrap(), None);
